@@ -1,0 +1,14 @@
+#!/bin/sh
+# One image, three roles. The app migrates on boot (as the owner role) before serving.
+set -eu
+case "${1:-app}" in
+  app)
+    python manage.py setup_db
+    exec daphne -b 0.0.0.0 -p 8000 --proxy-headers pulse.asgi:application ;;
+  worker)
+    exec celery -A pulse worker -Q checks,alerts,notifications,default --loglevel INFO ;;
+  beat)
+    exec celery -A pulse beat --loglevel INFO ;;
+  *)
+    exec "$@" ;;
+esac

@@ -1,0 +1,1 @@
+"""Pure helpers with no models (as healthchecks keeps in hc/lib)."""

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from pulse import errors, health, views
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("app/", views.dashboard, name="dashboard"),
+    path("", include("accounts.urls")),
+    path("api/health", health.health, name="health"),
+    path("health", health.health, name="health_alias"),
+    path("health/ready", health.ready, name="health_ready"),
+    path("v1/", include("pulse.api_urls")),
+    path("support/", admin.site.urls),
+]

@@ -1,0 +1,122 @@
+"""Test fixtures. The suite runs against the private PostgreSQL started by
+``make test`` (database pulse_test), connected as the RLS-bound app role, and the
+private Redis. Migrations run once per session as the owner role, like production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connections
+from django.test import Client
+
+from accounts import services
+from accounts.models import Membership, Organization, Role, User
+from pulse import tenancy
+from pulse.db import OWNER_DB
+
+PASSWORD = "correct-horse-battery-staple"
+# Kept across tests: created by migrations, not by tests.
+_KEEP_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker: Any) -> None:
+    """Use the database make test prepared (no test-database copy): migrate as the
+    owner, grant the runtime roles, start from empty tables."""
+    with django_db_blocker.unblock():
+        call_command("setup_db")
+        truncate_all()
+
+
+def truncate_all() -> None:
+    with connections[OWNER_DB].cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+        tables = [row[0] for row in cursor.fetchall() if row[0] not in _KEEP_TABLES]
+        if tables:
+            cursor.execute(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    """Rate-limit and lockout counters live in Redis; each test starts from zero."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def live_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Real commits (visible to other connections, aliases and processes), emptied
+    afterwards as the owner. For tests that cross aliases or run the live stack."""
+    with django_db_blocker.unblock():
+        try:
+            yield
+        finally:
+            for alias in connections:
+                connections[alias].close()
+            truncate_all()
+
+
+@dataclass
+class Member:
+    user: User
+    org: Organization
+    membership: Membership
+    password: str = PASSWORD
+
+    def client(self) -> Client:
+        client = Client()
+        response = client.post("/login", {"email": self.user.email, "password": self.password})
+        assert response.status_code == 302, response.content[:500]
+        return client
+
+
+def make_owner(email: str, org_name: str) -> Member:
+    user, org = services.user_signup(
+        email=email, password=PASSWORD, name=email.split("@")[0], org_name=org_name
+    )
+    with tenancy.org_context(org.id, user_id=user.id):
+        membership = Membership.objects.get(user=user)
+    return Member(user=user, org=org, membership=membership)
+
+
+def add_member(org: Organization, email: str, role: str) -> Member:
+    user = User.objects.create_user(email=email, password=PASSWORD)
+    with tenancy.org_context(org.id):
+        membership = Membership.objects.create(org=org, user=user, role=role)
+    return Member(user=user, org=org, membership=membership)
+
+
+@pytest.fixture
+def owner(live_db: None) -> Member:
+    return make_owner("owner@alpha.test", "Alpha")
+
+
+@pytest.fixture
+def outsider(live_db: None) -> Member:
+    """Owner of another org: every view must answer them 404 for Alpha's objects."""
+    return make_owner("outsider@beta.test", "Beta")
+
+
+@pytest.fixture
+def viewer(owner: Member) -> Member:
+    return add_member(owner.org, "viewer@alpha.test", Role.VIEWER)
+
+
+@pytest.fixture
+def admin_member(owner: Member) -> Member:
+    return add_member(owner.org, "admin@alpha.test", Role.ADMIN)
+
+
+@pytest.fixture
+def operator(owner: Member) -> Member:
+    return add_member(owner.org, "operator@alpha.test", Role.OPERATOR)
