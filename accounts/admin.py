@@ -11,6 +11,7 @@ from pulse.admin import AuditedAdmin, ReadOnlyAdmin
 class OrganizationAdmin(AuditedAdmin):
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "slug")
+    readonly_fields = ("created_at",)
 
 
 @admin.register(User)

@@ -158,7 +158,8 @@ def user_logout(*, request: HttpRequest) -> None:
 
 def org_switch(*, request: HttpRequest, org_id: uuid.UUID | str) -> Membership:
     """Make ``org_id`` the session's active org. Not a member: DoesNotExist (→ 404)."""
-    membership = memberships_for_user().get(org_id=uuid.UUID(str(org_id)))
+    with tenancy.org_context(tenancy.current_org_id(), user_id=request.user.pk):
+        membership = memberships_for_user().get(org_id=uuid.UUID(str(org_id)))
     request.session[ACTIVE_ORG_SESSION_KEY] = str(membership.org_id)
     return membership
 

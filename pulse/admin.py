@@ -41,7 +41,12 @@ class AuditedAdmin(admin.ModelAdmin):
     using = SYSTEM_DB
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
-        return super().get_queryset(request).using(self.using)
+        # The tenant manager would refuse (no org in context): support staff read
+        # through the cross-org manager on the system alias.
+        manager = getattr(self.model, "all_orgs", None) or self.model._default_manager
+        queryset = manager.get_queryset().using(self.using)
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         changes = {name: form.cleaned_data.get(name) for name in form.changed_data}

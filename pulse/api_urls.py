@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("auth/", include("accounts.api_urls")),
+    path("ingest/", include("ingest.urls")),
 ]

@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 app = Celery("pulse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {
-    "monitors.tasks.*": {"queue": "checks"},
+    "monitors.tasks.run_checks": {"queue": "checks"},
     "alerting.tasks.*": {"queue": "alerts"},
     "incidents.tasks.*": {"queue": "alerts"},
     "notifications.tasks.*": {"queue": "notifications"},

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
@@ -157,10 +158,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def server_error(request: HttpRequest) -> HttpResponse:
     if wants_problem_json(request):
         return problem_response(request, 500, "An unexpected error occurred.")
-    # No RequestContext: the failure may be in a context processor.
-    return render(
-        request, "errors/500.html", {"detail": "Something went wrong on our side."}, status=500
+    # No RequestContext: the failure may be in a context processor or the session.
+    page = loader.get_template("errors/500.html").render(
+        {"detail": "Something went wrong on our side."}
     )
+    return HttpResponse(page, status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

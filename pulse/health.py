@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.cache import cache
+import redis
+from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
@@ -27,7 +28,9 @@ def _check_db() -> str:
 
 def _check_redis() -> str:
     try:
-        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+        )
         if not client.ping():
             return "error: no PONG"
     except Exception as exc:

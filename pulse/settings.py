@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
@@ -233,6 +234,20 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = False
+# Beat runs only these housekeeping tasks (django-celery-beat's DatabaseScheduler
+# copies them into its tables); per-monitor schedules live in monitors.next_check_at.
+CELERY_BEAT_SCHEDULE = {
+    "schedule-tick": {
+        "task": "monitors.tasks.schedule_tick",
+        "schedule": 1.0,
+        "options": {"queue": "default", "expires": 5},
+    },
+    "maintain-partitions": {
+        "task": "monitors.tasks.maintain_partitions",
+        "schedule": 3600.0,
+        "options": {"queue": "default"},
+    },
+}
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -261,6 +276,15 @@ LOG_JSON = env_bool("PULSE_LOG_JSON", IS_PROD)
 # CIDRs that the egress guard admits despite not being public (development and tests).
 EGRESS_ALLOW_CIDRS = env_list("PULSE_ALLOW_EGRESS_CIDRS", [])
 ENCRYPTION_KEYS = env_str("PULSE_ENCRYPTION_KEYS", "")
+# The check cycle (SPEC §5).
+CHECK_BATCH_SIZE = env_int("PULSE_CHECK_BATCH_SIZE", 200, minimum=1)
+CHECK_MAX_BATCHES_PER_TICK = env_int("PULSE_CHECK_MAX_BATCHES_PER_TICK", 100, minimum=1)
+# Claim monitors due within this many seconds, so a batch can be at the worker and
+# start each probe at its due time instead of up to one tick late.
+CHECK_LOOKAHEAD_SECONDS = float(env_int("PULSE_CHECK_LOOKAHEAD_MS", 1500, minimum=0)) / 1000
+# A claimed due time whose result is not back by due + timeout + this is re-sent.
+CHECK_LEASE_GRACE = float(env_int("PULSE_CHECK_LEASE_GRACE_SECONDS", 30, minimum=1))
+CHECK_RESULTS_RETENTION_DAYS = env_int("PULSE_CHECK_RESULTS_RETENTION_DAYS", 30, minimum=1)
 
 from pulse.logging import configure_logging  # noqa: E402
 

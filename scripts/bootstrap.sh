@@ -100,6 +100,11 @@ fi
 if [ "$BROWSER" = 1 ] && ! [ -x /usr/bin/chromium ]; then
     MISSING+=(chromium)
 fi
+# npm installs the browser libraries (htmx) from package-lock.json.
+if ! command -v npm >/dev/null 2>&1; then
+    command -v node >/dev/null 2>&1 || MISSING+=(nodejs)
+    MISSING+=(npm)
+fi
 
 if [ "${#MISSING[@]}" -gt 0 ]; then
     APT_CMD="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${MISSING[*]}"
@@ -126,4 +131,20 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
     fi
     rm -f "$APT_LOG"
     say "installed Debian packages: ${MISSING[*]} ($((SECONDS - start))s)"
+fi
+
+# ------------------------------------------------------------ browser libraries
+NPM_STAMP="node_modules/.lock-stamp"
+NPM_SHA="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat "$NPM_STAMP" 2>/dev/null || true)" != "$NPM_SHA" ]; then
+    start=$SECONDS
+    NPM_LOG="$(mktemp)"
+    if ! npm ci --omit=dev --no-audit --no-fund --ignore-scripts >"$NPM_LOG" 2>&1; then
+        cat "$NPM_LOG" >&2
+        rm -f "$NPM_LOG"
+        die "npm ci failed"
+    fi
+    rm -f "$NPM_LOG"
+    echo "$NPM_SHA" >"$NPM_STAMP"
+    say "installed browser libraries from package-lock.json ($((SECONDS - start))s)"
 fi

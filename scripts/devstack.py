@@ -64,7 +64,7 @@ VENV_PY = VENV_BIN / "python"
 DBS = {"dev": "pulse", "test": "pulse_test"}
 ROLE_ATTRS = {
     # Owns the databases and every table; migrations run as it.
-    "pulse_owner": "LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB NOCREATEROLE",
+    "pulse_owner": "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
     # The RLS-bound role the web app uses.
     "pulse_app": "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
     # Cross-org role: Django admin, scheduler, outbox.
@@ -753,7 +753,7 @@ class Child:
         prefix = f"{self.tag:<6} | ".encode()
         out: IO[bytes] = sys.stdout.buffer
         for line in iter(self.proc.stdout.readline, b""):
-            with Child._out_lock:
+            with Child._out_lock, contextlib.suppress(OSError):  # keep draining if stdout broke
                 out.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
                 out.flush()
 

@@ -20,16 +20,7 @@ def test_health_reports_db_and_redis_ok(name: str) -> None:
 
 @pytest.mark.django_db
 def test_health_answers_503_with_detail_when_redis_is_down(settings: Any) -> None:
-    from django.core.cache import caches
-
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-    caches._settings = None  # type: ignore[attr-defined]
-    del caches["default"]
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = Client().get(reverse("health"))
     assert response.status_code == 503
     assert response.json()["checks"]["redis"].startswith("error")

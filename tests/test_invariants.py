@@ -6,7 +6,6 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
 from django.db import connections
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -44,28 +43,43 @@ def test_all_orgs_escape_is_used_only_by_listed_system_modules() -> None:
     """Every use of Model.all_orgs (cross-org access) is listed here on purpose."""
     expected = {
         "accounts/services.py",  # invitation lookup by token: the invitee is no member yet
-        "pulse/db/models.py",  # defines it
-        "accounts/models.py",  # declares it on AuditLog
-    }
-    users = {rel(p) for p in app_sources() if "all_orgs" in p.read_text()}
-    assert users == expected
-
-
-def test_system_alias_is_used_only_by_listed_modules() -> None:
-    expected = {
-        "pulse/db/__init__.py",  # defines the name
-        "pulse/db/models.py",  # the all_orgs manager
-        "pulse/db/grants.py",  # names the roles to grant
+        "alerting/engine.py",  # evaluates a batch of results for many orgs
+        "monitors/checks.py",  # loads a batch of due monitors for many orgs
         "pulse/admin.py",  # the support admin spans orgs, audited
     }
+
+    def uses(path: Path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "all_orgs":
+                return True
+            if isinstance(node, ast.Constant) and node.value == "all_orgs":
+                return True
+        return False
+
+    users = {rel(p) for p in app_sources() if not rel(p).startswith("pulse/db/") and uses(p)}
+    assert users == expected
+
+
+def test_system_alias_is_used_only_by_the_db_layer_and_listed_modules() -> None:
+    expected = {
+        "pulse/settings.py",  # defines the alias
+        "pulse/admin.py",  # the support admin spans orgs, audited
+        "monitors/checks.py",  # records a batch of results in one system transaction
+        "monitors/events.py",  # publishes that batch after its commit
+    }
+    use = re.compile(
+        r"SYSTEM_DB|using=[\"']system[\"']|connections\[[\"']system[\"']\]|"
+        r"[\"']system[\"']\s*:"
+    )
     users = {
-        rel(p) for p in app_sources() if re.search(r"SYSTEM_DB|[\"']system[\"']", p.read_text())
+        rel(p)
+        for p in app_sources()
+        if use.search(p.read_text()) and not rel(p).startswith("pulse/db/")
     }
     assert users == expected
 
 
-@pytest.mark.django_db
-def test_inv2_and_inv3_unique_constraints_exist_in_the_database() -> None:
+def test_inv2_and_inv3_unique_constraints_exist_in_the_database(live_db: None) -> None:
     with connections["owner"].cursor() as cursor:
         cursor.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'users' AND indexdef LIKE "

@@ -27,7 +27,24 @@ def runtime_roles() -> list[str]:
 
 def apply_grants() -> None:
     roles = sql.SQL(", ").join(sql.Identifier(role) for role in runtime_roles())
+    owner = sql.Identifier(str(settings.DATABASES[OWNER_DB]["USER"]))
+    system = sql.Identifier(str(settings.DATABASES[SYSTEM_DB]["USER"]))
     statements = [
+        # Day partitions are created later by a SECURITY DEFINER function (as the
+        # owner): default privileges give them the same grants as their parent.
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public "
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
+        ).format(owner, roles),
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public "
+            "GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {}"
+        ).format(owner, roles),
+        # Only the system role (scheduler, retention) may create or drop partitions.
+        sql.SQL(
+            "GRANT EXECUTE ON FUNCTION pulse_ensure_day_partitions(text, int, int), "
+            "pulse_drop_day_partitions(text, int) TO {}"
+        ).format(system),
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(roles),
         sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(
             roles

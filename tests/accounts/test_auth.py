@@ -17,7 +17,10 @@ from accounts.models import AuditLog, Membership, Organization, Role, Session, U
 from pulse import tenancy
 from tests.conftest import PASSWORD, Member
 
-CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+# Per-response randomness: the masked CSRF token and the CSP nonce.
+CSRF_INPUT = re.compile(
+    rb'name="csrfmiddlewaretoken" value="[^"]+"|nonce="[^"]+"|"X-CSRFToken": "[^"]+"'
+)
 
 
 def _login(client: Client, email: str, password: str, ip: str = "10.9.8.7") -> Any:
@@ -300,3 +303,27 @@ def test_the_org_switcher_changes_the_active_org(owner: Member, outsider: Member
     assert client.session["active_org_id"] == str(outsider.org.id)
     page = client.get(reverse("accounts:team"))
     assert b"outsider@beta.test" in page.content
+
+
+def test_a_user_without_an_org_is_sent_to_create_one(live_db: None) -> None:
+    User.objects.create_user(email="lonely@x.test", password=PASSWORD)
+    client = Client()
+    assert _login(client, "lonely@x.test", PASSWORD).status_code == 302
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:org_create")
+    assert client.post(reverse("accounts:org_create"), {"name": ""}).status_code == 400
+    response = client.post(reverse("accounts:org_create"), {"name": "Solo Ops"})
+    assert response.status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+    assert Organization.objects.filter(name="Solo Ops").exists()
+
+
+def test_the_reset_pages_render_and_a_forged_link_is_refused(owner: Member) -> None:
+    client = Client()
+    assert client.get(reverse("accounts:password_reset_done")).status_code == 200
+    forged = reverse(
+        "accounts:password_reset_confirm", kwargs={"uidb64": "Zm9v", "token": "abc-def"}
+    )
+    response = client.post(forged, {"password": "x" * 12, "password_again": "x" * 12})
+    assert response.status_code == 400
+    assert b"invalid or has expired" in response.content
