@@ -6,6 +6,7 @@ replaces this with the Alert engine work.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from monitors.models import Monitor, MonitorStatus
@@ -15,7 +16,7 @@ _STATUS = {"ok": MonitorStatus.UP, "slow": MonitorStatus.DEGRADED, "fail": Monit
 
 
 def evaluate_results(rows: Sequence[ResultRow]) -> None:
-    by_status: dict[str, list[object]] = {}
+    by_status: dict[str, list[uuid.UUID]] = {}
     for row in rows:
         by_status.setdefault(_STATUS[row.outcome], []).append(row.monitor_id)
     for status, ids in by_status.items():

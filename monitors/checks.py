@@ -1,5 +1,5 @@
 """One batch of due checks: load the monitors, probe or evaluate each at its due
-time, and record the results in bulk (SPEC §5.2–5.3)."""
+time, and record the results in bulk (SPEC §5.2-5.3)."""
 
 from __future__ import annotations
 

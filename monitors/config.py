@@ -392,9 +392,11 @@ def _http_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
             errors.add("config.json_expected", f"At most {MAX_KEYWORD} characters")
         out["json_expected"] = expected
     else:
-        for key in ("json_op", "json_expected"):
-            if config.get(key) not in (None, ""):
-                errors.add(f"config.{key}", "Set a JSON path first")
+        # "eq" is the normalized default, so a stored config validates again as is.
+        if config.get("json_op") not in (None, "", "eq"):
+            errors.add("config.json_op", "Set a JSON path first")
+        if config.get("json_expected") not in (None, ""):
+            errors.add("config.json_expected", "Set a JSON path first")
         out["json_path"] = ""
         out["json_op"] = "eq"
         out["json_expected"] = None

@@ -1,4 +1,4 @@
-"""The one place a recorded batch of check results goes (SPEC §5.3–5.5): the alert
+"""The one place a recorded batch of check results goes (SPEC §5.3-5.5): the alert
 engine evaluates it inside the recording transaction, and the realtime layer
 publishes it after commit."""
 

@@ -150,6 +150,9 @@ class CheckResult(models.Model):
         db_table = "check_results"
         managed = False
 
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.outcome} at {self.ts.isoformat()}"
+
     @property
     def lag_seconds(self) -> float:
         return (self.ts - self.due_at).total_seconds()

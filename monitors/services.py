@@ -58,7 +58,7 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         errors.setdefault("interval_seconds", ["Enter a whole number of seconds."])
         interval, timeout = 60, 10
-    target, config = "", {}
+    target, config = "", dict[str, Any]()
     try:
         target, config = validate_monitor_input(
             type=str(data.get("type") or ""),

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
+from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -244,8 +245,6 @@ def guarded_addresses_sync(host: str, port: int, allow_cidrs: Sequence[str]) -> 
 
 
 def _settings_allow_cidrs() -> list[str]:
-    from django.conf import settings
-
     return list(getattr(settings, "EGRESS_ALLOW_CIDRS", []))
 
 

@@ -4,7 +4,10 @@ in a probe, becomes a FAIL result, so one bad monitor cannot sink its batch."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
+
+from django.conf import settings
 
 from monitors.probes.base import ProbeContext, ProbeResult, ProbeSpec, failed, timed_out
 from monitors.probes.dns import probe_dns
@@ -28,9 +31,17 @@ NOT_PROBED = ("push", "metric")
 # Each probe enforces spec.timeout itself and reports what it was waiting for; this
 # margin is only the backstop for a probe that overruns its own deadline.
 BACKSTOP_MARGIN = 1.0
+# A start time further ahead than this is a caller bug or clock skew, not a plan.
+MAX_START_DELAY = 60.0
 
 
-async def _run_one(spec: ProbeSpec, ctx: ProbeContext, limit: asyncio.Semaphore) -> ProbeResult:
+async def _run_one(
+    spec: ProbeSpec, ctx: ProbeContext, limit: asyncio.Semaphore, start_at: float | None
+) -> ProbeResult:
+    if start_at is not None:
+        delay = min(start_at - time.time(), MAX_START_DELAY)
+        if delay > 0:
+            await asyncio.sleep(delay)
     async with limit:
         probe = PROBES.get(spec.type)
         if probe is None:
@@ -66,20 +77,31 @@ async def run_probes(
     *,
     concurrency: int = 500,
     allow_cidrs: Sequence[str] | None = None,
+    start_at: Sequence[float] | None = None,
 ) -> list[ProbeResult]:
     """Run every spec concurrently (at most ``concurrency`` at a time) and return
-    the results in input order. ``allow_cidrs`` overrides
-    ``settings.EGRESS_ALLOW_CIDRS`` (tests)."""
+    the results in input order.
+
+    ``start_at``: one Unix timestamp per spec; a probe does not start before it
+    (at most MAX_START_DELAY ahead), so a batch claimed early still probes each
+    monitor at its due time. Waiting is not part of the probe's latency or timeout.
+    ``allow_cidrs`` overrides ``settings.EGRESS_ALLOW_CIDRS`` (tests).
+    """
+    if start_at is not None and len(start_at) != len(specs):
+        raise ValueError(f"start_at has {len(start_at)} entries for {len(specs)} specs")
     if not specs:
         return []
     if allow_cidrs is None:
-        from django.conf import settings
-
         allow_cidrs = list(getattr(settings, "EGRESS_ALLOW_CIDRS", []))
     ctx = ProbeContext(allow_cidrs=tuple(allow_cidrs), concurrency=concurrency)
     limit = asyncio.Semaphore(concurrency)
     try:
-        return list(await asyncio.gather(*(_run_one(spec, ctx, limit) for spec in specs)))
+        starts = start_at if start_at is not None else [None] * len(specs)
+        return list(
+            await asyncio.gather(
+                *(_run_one(spec, ctx, limit, at) for spec, at in zip(specs, starts, strict=True))
+            )
+        )
     finally:
         await ctx.close()
 
@@ -89,6 +111,7 @@ def run_probes_sync(
     *,
     concurrency: int = 500,
     allow_cidrs: Sequence[str] | None = None,
+    start_at: Sequence[float] | None = None,
 ) -> list[ProbeResult]:
     """Blocking entry point for Celery tasks. Must not be called from a thread that
     already runs an event loop."""
@@ -100,6 +123,6 @@ def run_probes_sync(
     except ImportError:
         loop_factory = None
     return asyncio.run(
-        run_probes(specs, concurrency=concurrency, allow_cidrs=allow_cidrs),
+        run_probes(specs, concurrency=concurrency, allow_cidrs=allow_cidrs, start_at=start_at),
         loop_factory=loop_factory,
     )

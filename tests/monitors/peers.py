@@ -35,7 +35,10 @@ from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 BIG_BODY_BYTES = 2 * 1024 * 1024
 JSON_DOC = {"data": {"items": [{"status": "green", "count": 3}]}}
 WELCOME = "Welcome to Pulse"
-PRIVATE_REDIRECT = "http://10.0.0.1/"
+# Loopback, but outside the allow-list the tests that use it pass (127.0.0.1/32):
+# the guard must refuse it, and if the guard ever broke the stray connection would
+# still stay on this machine.
+PRIVATE_REDIRECT = "http://127.0.0.2:9/"
 NEAR_EXPIRY_DAYS = 5
 
 
@@ -176,6 +179,15 @@ class WebPeer(_Peer):
                 return web.Response(status=500, text="toggled down")
             return web.Response(text=WELCOME)
 
+        async def echo(request: web.Request) -> web.Response:
+            return web.json_response(
+                {
+                    "method": request.method,
+                    "body": await request.text(),
+                    "headers": {k.lower(): v for k, v in request.headers.items()},
+                }
+            )
+
         async def big(request: web.Request) -> web.Response:
             return web.Response(body=b"x" * BIG_BODY_BYTES, content_type="text/plain")
 
@@ -191,6 +203,7 @@ class WebPeer(_Peer):
                 web.get("/redirect-loop", redirect_loop),
                 web.get("/toggle", toggle),
                 web.get("/big", big),
+                web.route("*", "/echo", echo),
             ]
         )
         return app
@@ -244,8 +257,10 @@ class TcpPeer(_Peer):
         self.port = 0
         self.silent_port = 0
         self.closed_port = 0
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         writer.write(self.GREETING)
         try:
             await writer.drain()
@@ -255,6 +270,7 @@ class TcpPeer(_Peer):
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _start(self) -> None:
@@ -278,7 +294,10 @@ class TcpPeer(_Peer):
 
         async def close() -> None:
             self._server.close()
-            self._server.close_clients()
+            # Server.close_clients() is 3.13+; until then, drop open clients by hand
+            # so wait_closed() does not wait for them.
+            for writer in list(self._writers):
+                writer.transport.abort()
             await self._server.wait_closed()
 
         with contextlib.suppress(Exception):
@@ -300,7 +319,7 @@ ns1.pulse.test.    60 IN A     127.0.0.3
 """
 
 
-class _ZoneResolver(BaseResolver):  # type: ignore[misc]
+class _ZoneResolver(BaseResolver):
     def __init__(self, zone: str) -> None:
         self.records: list[RR] = RR.fromZone(zone)
 

@@ -1,0 +1,67 @@
+"""The real scheduler and workers (Celery subprocesses) against real local peers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from django.utils import timezone
+
+from monitors.models import CheckResult, Monitor
+from monitors.tasks import schedule_tick
+from tests import live
+from tests.conftest import Member
+from tests.monitors.peers import WebPeer
+from tests.monitors.test_pipeline import make
+
+
+def _results(ids: list[uuid.UUID]) -> list[CheckResult]:
+    return list(CheckResult.all_orgs.filter(monitor_id__in=ids))
+
+
+def test_beat_and_workers_probe_every_monitor_once_per_due_time(
+    owner: Member, web: WebPeer
+) -> None:
+    monitors = [
+        make(owner, type="http", target=web.url("/ok"), interval_seconds=10, timeout_seconds=5)
+        for _ in range(30)
+    ]
+    ids = [m.id for m in monitors]
+    with live.worker("all"), live.beat():
+        live.wait_for(lambda: len({r.monitor_id for r in _results(ids)}) == 30, timeout=40)
+        time.sleep(0.5)
+    results = _results(ids)
+    keys = [(r.monitor_id, r.due_at) for r in results]
+    assert len(keys) == len(set(keys))  # never two results for one due time
+    assert all(r.outcome == "ok" for r in results)
+
+
+def test_a_batch_lost_with_a_killed_worker_is_probed_again_once(
+    owner: Member, web: WebPeer, settings: Any
+) -> None:
+    settings.CHECK_LEASE_GRACE = 1.0
+    monitors = [
+        make(owner, type="http", target=web.url("/slow?ms=2500"), timeout_seconds=4)
+        for _ in range(5)
+    ]
+    ids = [m.id for m in monitors]
+    Monitor.all_orgs.filter(id__in=ids).update(next_check_at=timezone.now())
+    before = web.hits["/slow"]
+    with live.worker("doomed") as doomed:
+        assert schedule_tick() == 5
+        live.wait_for(lambda: web.hits["/slow"] >= before + 5, timeout=20)
+        live.kill_group(doomed)  # kill -9 mid-probe: nothing gets recorded
+    assert _results(ids) == []
+    with live.worker("rescuer"):
+        # The sweeper in the tick re-sends the batch once its lease has run out.
+        live.wait_for(
+            lambda: schedule_tick() >= 0 and len(_results(ids)) == 5, timeout=30, interval=0.5
+        )
+        time.sleep(1)
+        schedule_tick()
+        time.sleep(3)
+    results = _results(ids)
+    assert sorted(r.monitor_id for r in results) == sorted(ids)  # exactly once each
+    assert all(r.outcome == "ok" for r in results)
+    assert all(m.inflight_due_at is None for m in Monitor.all_orgs.filter(id__in=ids))
