@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,10 +68,8 @@ def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None
             proc.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=10)
 
 

@@ -137,7 +137,7 @@ def test_results_are_rolled_up_per_minute_and_hour(owner: Member, web: WebPeer) 
 def test_every_probe_type_end_to_end_with_clear_errors(
     owner: Member, web: WebPeer, tcp: TcpPeer, dns: DnsPeer
 ) -> None:
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], str, str]] = {
         "http ok": ({"type": "http", "target": web.url("/ok")}, "ok", ""),
         "http 500": ({"type": "http", "target": web.url("/fail")}, "fail", "status 500"),
         "http keyword": (
