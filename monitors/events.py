@@ -1,13 +1,17 @@
 """The one place a recorded batch of check results goes (SPEC §5.3-5.5): the alert
-engine evaluates it inside the recording transaction, and the realtime layer
-publishes it after commit."""
+engine evaluates it inside the recording transaction, the results and new states are
+stored, and realtime listeners get it after commit."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 
+from django.db import transaction
+
+from monitors.models import Monitor
 from pulse.db import SYSTEM_DB
-from pulse.db.checks import ResultRow
+from pulse.db.checks import ResultRow, store_results
 
 # Realtime publishers register here (after-commit consumers of check.result).
 _after_commit: list[Callable[[Sequence[ResultRow]], None]] = []
@@ -17,14 +21,16 @@ def on_after_commit(listener: Callable[[Sequence[ResultRow]], None]) -> None:
     _after_commit.append(listener)
 
 
-def check_results_recorded(rows: Sequence[ResultRow]) -> None:
-    """Called inside the transaction that recorded ``rows`` (system alias)."""
-    from alerting.engine import evaluate_results
+def check_results_recorded(rows: Sequence[ResultRow], monitors: dict[uuid.UUID, Monitor]) -> None:
+    """Called inside the recording transaction, with ``monitors`` locked."""
+    from alerting.engine import evaluate
 
-    evaluate_results(rows)
+    if not rows:
+        return
+    updates = evaluate(rows, monitors)
+    store_results(rows, updates)
     if _after_commit:
-        from django.db import transaction
-
+        published = list(rows)
         transaction.on_commit(
-            lambda: [listener(rows) for listener in _after_commit], using=SYSTEM_DB
+            lambda: [listener(published) for listener in _after_commit], using=SYSTEM_DB
         )

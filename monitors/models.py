@@ -35,6 +35,17 @@ class Outcome(models.TextChoices):
     FAIL = "fail", "Fail"
 
 
+ALERT_SETTINGS = (
+    "fail_threshold",
+    "recover_threshold",
+    "window",
+    "degraded_ratio",
+    "down_ratio",
+    "flap_high",
+    "flap_low",
+)
+
+
 def new_heartbeat_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -67,6 +78,18 @@ class Monitor(TenantModel):
     last_latency_ms = models.FloatField(null=True, blank=True)
     last_status_code = models.IntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+
+    # The flap-detecting state machine (alerting.machine): per-monitor settings and
+    # its compact persisted state (consecutive counts, last W outcomes, flapping).
+    fail_threshold = models.PositiveSmallIntegerField(default=3)
+    recover_threshold = models.PositiveSmallIntegerField(default=2)
+    window = models.PositiveSmallIntegerField(default=20)
+    degraded_ratio = models.FloatField(default=0.2)
+    down_ratio = models.FloatField(default=0.5)
+    flap_high = models.FloatField(default=0.30)
+    flap_low = models.FloatField(default=0.25)
+    machine_state = models.JSONField(default=dict, blank=True)
+    flapping = models.BooleanField(default=False)
 
     heartbeat_token = models.CharField(max_length=64, unique=True, default=new_heartbeat_token)
     last_ping_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +138,7 @@ class Monitor(TenantModel):
             "tags": list(self.tags),
             "regions": list(self.regions),
             "paused": self.paused,
+            **{key: getattr(self, key) for key in ALERT_SETTINGS},
         }
 
 

@@ -62,6 +62,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 VENV_PY = VENV_BIN / "python"
 
 DBS = {"dev": "pulse", "test": "pulse_test"}
+REDIS_DBS = {"dev": 0, "test": 1}
 ROLE_ATTRS = {
     # Owns the databases and every table; migrations run as it.
     "pulse_owner": "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
@@ -644,7 +645,7 @@ def up(mode: str, quiet: bool = False) -> Stack:
                 "dbname": "postgres",
             }
         redis_url_ext = os.environ.get("REDIS_URL", "").strip()
-        if redis_url_ext == f"redis://127.0.0.1:{ports.get('redis')}/0":
+        if redis_url_ext.rsplit("/", 1)[0] == f"redis://127.0.0.1:{ports.get('redis')}":
             redis_url_ext = ""  # our own, from a sourced .run/env: not an external redis
         if redis_url_ext:
             redis_url = redis_url_ext
@@ -654,7 +655,7 @@ def up(mode: str, quiet: bool = False) -> Stack:
                 started.append("redis")
                 STARTED.append("redis")
                 log(f"started private redis on 127.0.0.1:{redis_port}")
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+            redis_url = f"redis://127.0.0.1:{redis_port}"
         write_private(PORTS_FILE, json.dumps(ports, indent=2, sort_keys=True) + "\n")
 
         provision(admin, passwords)
@@ -678,7 +679,9 @@ def up(mode: str, quiet: bool = False) -> Stack:
                 "PULSE_DB_APP_URL": url("pulse_app"),
                 "PULSE_DB_SYSTEM_URL": url("pulse_system"),
                 "PULSE_DB_OWNER_URL": url("pulse_owner"),
-                "REDIS_URL": redis_url,
+                # Separate Redis databases: a dev run flushing its cache or queues
+                # must not touch a test run's rate-limit counters or broker.
+                "REDIS_URL": redis_url if redis_url_ext else f"{redis_url}/{REDIS_DBS[m]}",
                 "PULSE_SECRET_KEY": secret_key,
                 "PULSE_ENCRYPTION_KEYS": enc_keys,
                 "PULSE_ALLOW_EGRESS_CIDRS": "127.0.0.0/8,::1/128",
@@ -970,7 +973,10 @@ def main(argv: list[str]) -> int:
             where = []
             if not os.environ.get("DATABASE_URL"):
                 where.append(f"postgres 127.0.0.1:{ports.get('postgres')}")
-            if stack.env["REDIS_URL"] == f"redis://127.0.0.1:{ports.get('redis')}/0":
+            if (
+                stack.env["REDIS_URL"].rsplit("/", 1)[0]
+                == f"redis://127.0.0.1:{ports.get('redis')}"
+            ):
                 where.append(f"redis 127.0.0.1:{ports.get('redis')}")
             log(f"up ({stack.mode}): {', '.join(where) or 'external services'}; env in .run/env")
             return 0

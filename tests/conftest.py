@@ -19,6 +19,7 @@ from accounts import services
 from accounts.models import Membership, Organization, Role, User
 from pulse import tenancy
 from pulse.db import OWNER_DB
+from tests.monitors.peers import DnsPeer, TcpPeer, WebPeer
 
 PASSWORD = "correct-horse-battery-staple"
 # Kept across tests: created by migrations, not by tests.
@@ -120,3 +121,22 @@ def admin_member(owner: Member) -> Member:
 @pytest.fixture
 def operator(owner: Member) -> Member:
     return add_member(owner.org, "operator@alpha.test", Role.OPERATOR)
+
+
+# Real local peers (loopback), shared by every test package.
+@pytest.fixture(scope="module")
+def web() -> Iterator[WebPeer]:
+    with WebPeer() as peer:
+        yield peer
+
+
+@pytest.fixture(scope="module")
+def tcp() -> Iterator[TcpPeer]:
+    with TcpPeer() as peer:
+        yield peer
+
+
+@pytest.fixture(scope="module")
+def dns() -> Iterator[DnsPeer]:
+    with DnsPeer() as peer:
+        yield peer

@@ -66,6 +66,7 @@ def test_system_alias_is_used_only_by_the_db_layer_and_listed_modules() -> None:
         "pulse/admin.py",  # the support admin spans orgs, audited
         "monitors/checks.py",  # records a batch of results in one system transaction
         "monitors/events.py",  # publishes that batch after its commit
+        "alerting/engine.py",  # evaluates that batch (many orgs) in the same transaction
     }
     use = re.compile(
         r"SYSTEM_DB|using=[\"']system[\"']|connections\[[\"']system[\"']\]|"

@@ -96,7 +96,16 @@ class ResultRow:
     region: str = "default"
 
 
-_ACCEPT_SQL = """
+@dataclass(frozen=True)
+class MonitorUpdate:
+    """What recording one result changes on its monitor row."""
+
+    status: str
+    machine_state: dict[str, object]
+    flapping: bool
+
+
+_STORE_SQL = """
 UPDATE monitors m SET
     inflight_due_at = NULL,
     lease_expires_at = NULL,
@@ -104,11 +113,14 @@ UPDATE monitors m SET
     last_outcome = v.outcome,
     last_latency_ms = v.latency,
     last_status_code = v.code,
-    last_error = v.error
-FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::text[],
-            %s::float8[], %s::int[], %s::text[]) AS v(id, due, ts, outcome, latency, code, error)
+    last_error = v.error,
+    status = v.status,
+    machine_state = v.state,
+    flapping = v.flapping
+FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::float8[],
+            %s::int[], %s::text[], %s::text[], %s::jsonb[], %s::bool[])
+     AS v(id, due, ts, outcome, latency, code, error, status, state, flapping)
 WHERE m.id = v.id AND m.inflight_due_at = v.due
-RETURNING m.id
 """
 
 _ROLLUP_SQL = """
@@ -137,21 +149,18 @@ _COPY_SQL = (
 )
 
 
-def record_results(rows: Sequence[ResultRow]) -> list[ResultRow]:
-    """Store a batch of results; must run inside a transaction on the system alias.
+def store_results(rows: Sequence[ResultRow], updates: dict[uuid.UUID, MonitorUpdate]) -> None:
+    """Store accepted results; inside a transaction on the system alias that holds the
+    monitors' row locks (the caller filtered ``rows`` to due times still in flight).
 
-    Only a result whose due time is still in flight for its monitor is accepted (a
-    conditional update, so a batch that was handed out twice records once); the
-    accepted ones are returned, COPYed into check_results and rolled up.
+    One UPDATE sets each monitor's last result and new machine state, one COPY stores
+    the results, one upsert rolls them up per minute and hour.
     """
-    # One result per (monitor, due time): a duplicate in the batch must not slip past
-    # the conditional update, which matches on the monitor alone.
-    rows = list({(r.monitor_id, r.due_at): r for r in rows}.values())
     if not rows:
-        return []
+        return
     with connections[SYSTEM_DB].cursor() as cursor:
         cursor.execute(
-            _ACCEPT_SQL,
+            _STORE_SQL,
             [
                 [r.monitor_id for r in rows],
                 [r.due_at for r in rows],
@@ -160,14 +169,13 @@ def record_results(rows: Sequence[ResultRow]) -> list[ResultRow]:
                 [r.latency_ms for r in rows],
                 [r.status_code for r in rows],
                 [r.error[:2000] for r in rows],
+                [updates[r.monitor_id].status for r in rows],
+                [json.dumps(updates[r.monitor_id].machine_state) for r in rows],
+                [updates[r.monitor_id].flapping for r in rows],
             ],
         )
-        accepted_ids = {row[0] for row in cursor.fetchall()}
-        accepted = [r for r in rows if r.monitor_id in accepted_ids]
-        if not accepted:
-            return []
         with cursor.cursor.copy(_COPY_SQL) as copy:
-            for r in accepted:
+            for r in rows:
                 copy.write_row(
                     (
                         r.ts,
@@ -185,14 +193,13 @@ def record_results(rows: Sequence[ResultRow]) -> list[ResultRow]:
         cursor.execute(
             _ROLLUP_SQL,
             [
-                [r.monitor_id for r in accepted],
-                [r.org_id for r in accepted],
-                [r.ts for r in accepted],
-                [r.outcome for r in accepted],
-                [r.latency_ms for r in accepted],
+                [r.monitor_id for r in rows],
+                [r.org_id for r in rows],
+                [r.ts for r in rows],
+                [r.outcome for r in rows],
+                [r.latency_ms for r in rows],
             ],
         )
-    return accepted
 
 
 _PING_SQL = """

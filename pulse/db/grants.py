@@ -16,8 +16,18 @@ from pulse.db import OWNER_DB, SYSTEM_DB
 
 
 def append_only_tables() -> list[str]:
+    """Never updated nor deleted by the runtime roles (audit logs)."""
     return sorted(
         model._meta.db_table for model in apps.get_models() if getattr(model, "append_only", False)
+    )
+
+
+def immutable_row_tables() -> list[str]:
+    """Rows never change once written (timelines), but go with what they belong to."""
+    return sorted(
+        model._meta.db_table
+        for model in apps.get_models()
+        if getattr(model, "immutable_rows", False)
     )
 
 
@@ -53,6 +63,10 @@ def apply_grants() -> None:
             roles
         ),
     ]
+    for table in immutable_row_tables():
+        statements.append(
+            sql.SQL("REVOKE UPDATE ON {} FROM {}").format(sql.Identifier(table), roles)
+        )
     for table in append_only_tables():
         statements.append(
             sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
