@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -165,6 +167,13 @@ class _Context:
         # ON CONFLICT DO NOTHING on the idempotency key: re-evaluating an event (a
         # retried chunk) never writes a second row.
         Notification.all_orgs.bulk_create(self.notifications, ignore_conflicts=True)
+        if self.notifications:
+            # Hand the new rows to the notifier the moment they are committed; if this
+            # enqueue is lost, the outbox sweeper finds them anyway.
+            from notifications.tasks import deliver
+
+            ids = [str(n.id) for n in self.notifications]
+            transaction.on_commit(partial(deliver.delay, ids=ids), using=SYSTEM_DB)
 
 
 def _payload(

@@ -92,3 +92,26 @@ class Notification(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.event} via {self.channel_id} ({self.status})"
+
+
+class WebhookEvent(TenantModel):
+    """Inbound provider callbacks (Twilio delivery status), stored once each:
+    UNIQUE (provider, external_id) makes a repeated callback a no-op."""
+
+    provider = models.CharField(max_length=30)
+    external_id = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager["WebhookEvent"]()
+    all_orgs = AllOrgsManager["WebhookEvent"]()
+
+    class Meta:
+        db_table = "webhook_events"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "external_id"],
+                                    name="webhook_events_provider_external_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.external_id}"

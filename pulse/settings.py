@@ -242,6 +242,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"queue": "default", "expires": 5},
     },
+    "sweep-outbox": {
+        "task": "notifications.tasks.sweep_outbox",
+        "schedule": 2.0,
+        "options": {"queue": "notifications", "expires": 10},
+    },
     "maintain-partitions": {
         "task": "monitors.tasks.maintain_partitions",
         "schedule": 3600.0,
@@ -284,6 +289,15 @@ CHECK_MAX_BATCHES_PER_TICK = env_int("PULSE_CHECK_MAX_BATCHES_PER_TICK", 100, mi
 CHECK_LOOKAHEAD_SECONDS = float(env_int("PULSE_CHECK_LOOKAHEAD_MS", 1500, minimum=0)) / 1000
 # A claimed due time whose result is not back by due + timeout + this is re-sent.
 CHECK_LEASE_GRACE = float(env_int("PULSE_CHECK_LEASE_GRACE_SECONDS", 30, minimum=1))
+# The notifier (SPEC §7).
+NOTIFY_MAX_ATTEMPTS = env_int("PULSE_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFY_BACKOFF_BASE = float(env_int("PULSE_NOTIFY_BACKOFF_BASE_MS", 5000, minimum=1)) / 1000
+NOTIFY_BACKOFF_CAP = float(env_int("PULSE_NOTIFY_BACKOFF_CAP_SECONDS", 1800, minimum=1))
+NOTIFY_LEASE_SECONDS = env_int("PULSE_NOTIFY_LEASE_SECONDS", 60, minimum=1)
+NOTIFY_TIMEOUT_SECONDS = env_int("PULSE_NOTIFY_TIMEOUT_SECONDS", 10, minimum=1)
+NOTIFY_CONCURRENCY = env_int("PULSE_NOTIFY_CONCURRENCY", 100, minimum=1)
+NOTIFY_SWEEP_LIMIT = env_int("PULSE_NOTIFY_SWEEP_LIMIT", 5000, minimum=1)
+TWILIO_API_BASE_URL = env_str("PULSE_TWILIO_API_BASE_URL", "") or None
 CHECK_RESULTS_RETENTION_DAYS = env_int("PULSE_CHECK_RESULTS_RETENTION_DAYS", 30, minimum=1)
 
 from pulse.logging import configure_logging  # noqa: E402

@@ -63,6 +63,18 @@ VENV_PY = VENV_BIN / "python"
 
 DBS = {"dev": "pulse", "test": "pulse_test"}
 REDIS_DBS = {"dev": 0, "test": 1}
+# Parallel test runs (several developers or agents on one machine) each name their own
+# database and Redis db, so one run's TRUNCATE or FLUSHDB never hits another's data.
+_TEST_DB = os.environ.get("PULSE_TEST_DB", "").strip()
+if _TEST_DB:
+    if not re.fullmatch(r"pulse_test_[a-z0-9_]{1,40}", _TEST_DB):
+        sys.exit("devstack: PULSE_TEST_DB must look like pulse_test_<name> (a-z, 0-9, _)")
+    DBS["test"] = _TEST_DB
+_TEST_REDIS_DB = os.environ.get("PULSE_TEST_REDIS_DB", "").strip()
+if _TEST_REDIS_DB:
+    if not _TEST_REDIS_DB.isdigit() or not 2 <= int(_TEST_REDIS_DB) <= 15:
+        sys.exit("devstack: PULSE_TEST_REDIS_DB must be a number from 2 to 15")
+    REDIS_DBS["test"] = int(_TEST_REDIS_DB)
 ROLE_ATTRS = {
     # Owns the databases and every table; migrations run as it.
     "pulse_owner": "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",

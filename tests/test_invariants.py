@@ -45,6 +45,7 @@ def test_all_orgs_escape_is_used_only_by_listed_system_modules() -> None:
         "accounts/services.py",  # invitation lookup by token: the invitee is no member yet
         "alerting/engine.py",  # evaluates a batch of results for many orgs
         "monitors/checks.py",  # loads a batch of due monitors for many orgs
+        "notifications/delivery.py",  # the notifier claims outbox rows of every org
         "pulse/admin.py",  # the support admin spans orgs, audited
     }
 
@@ -67,6 +68,7 @@ def test_system_alias_is_used_only_by_the_db_layer_and_listed_modules() -> None:
         "monitors/checks.py",  # records a batch of results in one system transaction
         "monitors/events.py",  # publishes that batch after its commit
         "alerting/engine.py",  # evaluates that batch (many orgs) in the same transaction
+        "notifications/delivery.py",  # claims and finishes outbox rows across orgs
     }
     use = re.compile(
         r"SYSTEM_DB|using=[\"']system[\"']|connections\[[\"']system[\"']\]|"
