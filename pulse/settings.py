@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pulse.metrics.MetricsMiddleware",
     "pulse.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -281,6 +282,7 @@ LOG_JSON = env_bool("PULSE_LOG_JSON", IS_PROD)
 # CIDRs that the egress guard admits despite not being public (development and tests).
 EGRESS_ALLOW_CIDRS = env_list("PULSE_ALLOW_EGRESS_CIDRS", [])
 ENCRYPTION_KEYS = env_str("PULSE_ENCRYPTION_KEYS", "")
+METRICS_TOKEN = env_str("PULSE_METRICS_TOKEN", "")
 # The check cycle (SPEC §5).
 CHECK_BATCH_SIZE = env_int("PULSE_CHECK_BATCH_SIZE", 200, minimum=1)
 CHECK_MAX_BATCHES_PER_TICK = env_int("PULSE_CHECK_MAX_BATCHES_PER_TICK", 100, minimum=1)

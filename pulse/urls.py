@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from pulse import errors, health, views
+from pulse import errors, health, metrics, views
 
 handler400 = errors.bad_request
 handler403 = errors.permission_denied
@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/health", health.health, name="health"),
     path("health", health.health, name="health_alias"),
     path("health/ready", health.ready, name="health_ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("v1/", include("pulse.api_urls")),
     path("support/", admin.site.urls),
 ]
