@@ -11,14 +11,16 @@ rows whose worker died (expired lease) and re-enqueues rows whose enqueue was lo
 from __future__ import annotations
 
 import asyncio
+import queue
 import random
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -70,17 +72,24 @@ def claim(*, ids: Sequence[uuid.UUID] | None = None, limit: int = 100) -> list[N
     return list(Notification.all_orgs.filter(id__in=chosen).select_related("channel"))
 
 
-async def _send_all(rows: list[Notification], ctx: SendContext) -> list[Delivery]:
+async def _send_all(
+    rows: list[Notification], ctx: SendContext, done: Callable[[Notification, Delivery], None]
+) -> None:
+    """Send every row concurrently; ``done`` is called as each one finishes."""
     limit = asyncio.Semaphore(settings.NOTIFY_CONCURRENCY)
 
-    async def one(row: Notification) -> Delivery:
+    async def one(row: Notification) -> None:
         channel = row.channel
         if not channel.enabled:
-            return Delivery(
-                ok=False,
-                permanent=True,
-                error=f"channel disabled: {channel.disabled_reason or 'by staff'}",
+            done(
+                row,
+                Delivery(
+                    ok=False,
+                    permanent=True,
+                    error=f"channel disabled: {channel.disabled_reason or 'by staff'}",
+                ),
             )
+            return
         try:
             kind = get_channel_type(channel.kind)
             secrets = await asyncio.to_thread(channel_secrets, channel)
@@ -92,12 +101,45 @@ async def _send_all(rows: list[Notification], ctx: SendContext) -> list[Delivery
                 attempt=row.attempts,
             )
             async with limit:
-                return await kind.send(message, channel.config, secrets, ctx)
+                outcome = await kind.send(message, channel.config, secrets, ctx)
         except Exception as exc:  # a bug in one channel must not sink the batch
             log.warning("notify.crashed", notification_id=str(row.id), exc_info=True)
-            return Delivery(ok=False, error=f"internal error: {type(exc).__name__}")
+            outcome = Delivery(ok=False, error=f"internal error: {type(exc).__name__}")
+        done(row, outcome)
 
-    return list(await asyncio.gather(*(one(row) for row in rows)))
+    await asyncio.gather(*(one(row) for row in rows))
+
+
+class _Finisher:
+    """Marks rows on its own thread (own connection) the moment each send completes,
+    so a worker killed mid-batch has already recorded everything it delivered."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[tuple[Notification, Delivery] | None] = queue.SimpleQueue()
+        self.results: list[str] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="notify-finisher", daemon=True)
+        self.thread.start()
+
+    def put(self, row: Notification, outcome: Delivery) -> None:
+        self.queue.put((row, outcome))
+
+    def close(self) -> list[str]:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.results
+
+    def _loop(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                if self.error is None:
+                    self.results.append(_finish(*item))
+        except BaseException as exc:  # the lease brings unfinished rows back
+            self.error = exc
+        finally:
+            connections.close_all()
 
 
 def _context() -> SendContext:
@@ -159,8 +201,11 @@ def deliver(*, ids: Sequence[uuid.UUID] | None = None, limit: int = 100) -> Repo
     rows = claim(ids=ids, limit=limit)
     if not rows:
         return Report(0, 0, 0, 0)
-    outcomes = asyncio.run(_send_all(rows, _context()))
-    finished = [_finish(row, outcome) for row, outcome in zip(rows, outcomes, strict=True)]
+    finisher = _Finisher()
+    try:
+        asyncio.run(_send_all(rows, _context(), finisher.put))
+    finally:
+        finished = finisher.close()
     return Report(
         claimed=len(rows),
         sent=finished.count(NotificationStatus.SENT),

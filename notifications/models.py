@@ -109,8 +109,9 @@ class WebhookEvent(TenantModel):
     class Meta:
         db_table = "webhook_events"
         constraints = [
-            models.UniqueConstraint(fields=["provider", "external_id"],
-                                    name="webhook_events_provider_external_id")
+            models.UniqueConstraint(
+                fields=["provider", "external_id"], name="webhook_events_provider_external_id"
+            )
         ]
 
     def __str__(self) -> str:

@@ -125,6 +125,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
                 "daphne": {"level": "WARNING"},
                 "celery.worker.strategy": {"level": "WARNING"},
                 "celery.app.trace": {"level": "WARNING"},
+                "twilio.http_client": {"level": "WARNING"},
             },
         }
     )

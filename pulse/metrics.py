@@ -106,6 +106,10 @@ def websocket_closed() -> None:
 
 
 class FleetCollector(Collector):
+    def describe(self) -> list[Metric]:
+        # Without this, registering calls collect() (database queries at import time).
+        return []
+
     def collect(self) -> Iterator[Metric]:
         yield from _fleet_metrics()
 

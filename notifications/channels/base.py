@@ -63,7 +63,10 @@ class ChannelType:
         raise NotImplementedError
 
     async def send(
-        self, message: Message, config: Mapping[str, Any], secrets: Mapping[str, Any],
+        self,
+        message: Message,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, Any],
         ctx: SendContext,
     ) -> Delivery:
         raise NotImplementedError

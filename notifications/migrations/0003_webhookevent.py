@@ -2,33 +2,52 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import pulse.lib.ids
 from django.db import migrations, models
 
+import pulse.lib.ids
 from pulse.db.operations import EnableRLS
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_rls'),
-        ('notifications', '0002_rls'),
+        ("accounts", "0002_rls"),
+        ("notifications", "0002_rls"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.UUIDField(default=pulse.lib.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('provider', models.CharField(max_length=30)),
-                ('external_id', models.CharField(max_length=200)),
-                ('payload', models.JSONField(default=dict)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('org', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=pulse.lib.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("provider", models.CharField(max_length=30)),
+                ("external_id", models.CharField(max_length=200)),
+                ("payload", models.JSONField(default=dict)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "org",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'webhook_events',
-                'constraints': [models.UniqueConstraint(fields=('provider', 'external_id'), name='webhook_events_provider_external_id')],
+                "db_table": "webhook_events",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("provider", "external_id"),
+                        name="webhook_events_provider_external_id",
+                    )
+                ],
             },
         ),
         EnableRLS("webhookevent"),
