@@ -1,5 +1,10 @@
-from typing import Any
+from django.urls import path
+
+from ingest import views
 
 app_name = "ingest_ui"
 
-urlpatterns: list[Any] = []
+urlpatterns = [
+    path("", views.hosts, name="hosts"),
+    path("<uuid:host_id>/", views.host_detail, name="host_detail"),
+]

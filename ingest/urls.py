@@ -1,8 +1,9 @@
 from django.urls import path
 
-from ingest import views
+from ingest import api, views
 
 urlpatterns = [
+    path("metrics", api.MetricsIngestView.as_view(), name="ingest_metrics"),
     path("heartbeat/<str:token>", views.heartbeat, name="ingest_heartbeat"),
     path(
         "heartbeat/<str:token>/start",

@@ -2,4 +2,10 @@
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from pulse.consumers import OrgConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/org/", OrgConsumer.as_asgi()),
+]
