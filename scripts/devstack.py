@@ -809,15 +809,20 @@ def install_stop_handlers() -> None:
 SETUP_STEPS: list[list[str]] = [["manage.py", "setup_db"], ["manage.py", "seed_demo"]]
 
 
-def run_specs(port: int) -> list[tuple[str, list[str]]]:
-    """The long-running processes of `run`: (tag, argv)."""
+def run_specs(port: int, demo_port: int) -> list[tuple[str, list[str]]]:
+    """The long-running processes of `run`: (tag, argv). Probes get their own worker
+    (threads: each batch is asyncio I/O) so a slow batch never delays an alert or a
+    notification on the other worker."""
     b = str(VENV_BIN)
     return [
         ("web", [f"{b}/daphne", "-b", "127.0.0.1", "-p", str(port), "pulse.asgi:application"]),
-        ("worker", [f"{b}/celery", "-A", "pulse", "worker", "-Q",
-                    "checks,alerts,notifications,default", "-c", "2", "--loglevel", "INFO"]),
+        ("checks", [f"{b}/celery", "-A", "pulse", "worker", "-n", "checks@%h", "-Q", "checks",
+                    "-P", "threads", "-c", "8", "--loglevel", "INFO"]),
+        ("worker", [f"{b}/celery", "-A", "pulse", "worker", "-n", "worker@%h", "-Q",
+                    "default,alerts,notifications", "-c", "2", "--loglevel", "INFO"]),
         ("beat", [f"{b}/celery", "-A", "pulse", "beat", "--scheduler",
                   "django_celery_beat.schedulers:DatabaseScheduler", "--loglevel", "INFO"]),
+        ("demo", [str(VENV_PY), "scripts/demo_target.py", "--port", str(demo_port)]),
     ]  # fmt: skip
 
 
@@ -835,6 +840,9 @@ def cmd_run() -> int:
     try:
         stack = up("dev")
         env = child_env(stack)
+        # A small local service for the demo monitors to watch (scripts/demo_target.py).
+        demo_port = pick_port({port})
+        env["PULSE_DEMO_TARGET_URL"] = f"http://127.0.0.1:{demo_port}"
         py = str(VENV_PY)
         for step in SETUP_STEPS:
             log(f"python {shlex.join(step)}")
@@ -845,7 +853,7 @@ def cmd_run() -> int:
         if port_in_use(port):
             log(f"port {port} on 127.0.0.1 was taken meanwhile; set PULSE_PORT")
             return 1
-        for tag, cmd in run_specs(port):
+        for tag, cmd in run_specs(port, demo_port):
             children.append(Child(tag, cmd, env))
         health = f"http://127.0.0.1:{port}/api/health"
         deadline = time.monotonic() + 60
