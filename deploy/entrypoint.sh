@@ -4,6 +4,7 @@ set -eu
 case "${1:-app}" in
   app)
     python manage.py setup_db
+    export PULSE_DB_POOL=1
     exec daphne -b 0.0.0.0 -p 8000 --proxy-headers pulse.asgi:application ;;
   worker)
     exec celery -A pulse worker -Q checks,alerts,notifications,default --loglevel INFO ;;

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.views import org_required
 from ingest import selectors
 from ingest.models import Host
-from monitors.metric_eval import describe
+from monitors.metric_eval import describe, format_value
 from pulse.db.checks import heartbeat_ping
 from pulse.errors import problem_response
 
@@ -66,7 +66,7 @@ def host_detail(request: HttpRequest, host_id: object) -> HttpResponse:
         {
             "nav_active": "hosts",
             "host": host,
-            "metrics": metrics,
+            "metrics": [(m, format_value(m.last_value)) for m in metrics],
             "monitors": [(m, describe(m.config)) for m in monitors],
             "charts": charts,
             "range_key": range_key,

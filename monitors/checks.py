@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from monitors import events
+from monitors.metric_eval import evaluate_metrics
 from monitors.models import Monitor, MonitorType
 from monitors.probes.base import Outcome, ProbeResult, ProbeSpec
 from monitors.probes.runner import run_probes_sync
@@ -176,17 +177,13 @@ def run_batch(claims: Sequence[tuple[uuid.UUID, datetime]]) -> BatchReport:
     try:
         for monitor in monitors:
             if monitor.type == MonitorType.PUSH:
-                nxt = (
-                    next_cron_due(monitor, due[monitor.id]) if monitor.config.get("cron") else None
-                )
-                recorder.put(
-                    _row(monitor, due[monitor.id], evaluate_push(monitor, due[monitor.id])), nxt
-                )
-            elif monitor.type == MonitorType.METRIC:
-                from monitors.metric_eval import evaluate_metric
-
-                result = evaluate_metric(monitor, due[monitor.id])
-                recorder.put(_row(monitor, due[monitor.id], result))
+                at = due[monitor.id]
+                nxt = next_cron_due(monitor, at) if monitor.config.get("cron") else None
+                recorder.put(_row(monitor, at, evaluate_push(monitor, at)), nxt)
+        metric = {m.id: m for m in monitors if m.type == MonitorType.METRIC}
+        if metric:  # one query for every metric monitor of the batch
+            for monitor_id, result in evaluate_metrics(list(metric.values()), due).items():
+                recorder.put(_row(metric[monitor_id], due[monitor_id], result))
         probed = [m for m in monitors if m.type in PROBED]
         if probed:
             run_probes_sync(

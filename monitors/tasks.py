@@ -62,8 +62,11 @@ def run_checks(*, batch: list[list[str]]) -> None:
 
 @shared_task(ignore_result=True)
 def maintain_partitions() -> None:
-    made = ensure_partitions("check_results", days_back=1, days_ahead=7)
-    dropped = drop_expired_partitions(
-        "check_results", keep_days=settings.CHECK_RESULTS_RETENTION_DAYS
-    )
-    log.info("partitions.maintained", table="check_results", created=made, dropped=dropped)
+    """Make the next week's day partitions and drop those past retention."""
+    for table, keep in (
+        ("check_results", settings.CHECK_RESULTS_RETENTION_DAYS),
+        ("metric_samples", settings.METRIC_SAMPLES_RETENTION_DAYS),
+    ):
+        made = ensure_partitions(table, days_back=1, days_ahead=7)
+        dropped = drop_expired_partitions(table, keep_days=keep)
+        log.info("partitions.maintained", table=table, created=made, dropped=dropped)

@@ -1,6 +1,7 @@
 """ASGI entry point: Django over HTTP, Channels consumers over WebSocket."""
 
 import os
+from typing import Any
 
 import django
 from channels.routing import ProtocolTypeRouter, URLRouter
@@ -14,6 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from ingest import fastping  # noqa: E402
 from pulse.routing import websocket_urlpatterns  # noqa: E402
 
 http_app = get_asgi_application()
@@ -21,9 +23,18 @@ if settings.SERVE_STATIC:
     # Local runs have no nginx in front; production serves /static from nginx.
     http_app = ASGIStaticFilesHandler(http_app)
 
+
+async def http_router(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Heartbeat pings take the fast path (ingest.fastping); everything else is Django."""
+    if fastping.matches(scope):
+        await fastping.heartbeat_app(scope, receive, send)
+    else:
+        await http_app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": http_app,
+        "http": http_router,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -100,6 +100,12 @@ fi
 if [ "$BROWSER" = 1 ] && ! [ -x /usr/bin/chromium ]; then
     MISSING+=(chromium)
 fi
+# The test suite's real push agent: collectd with write_http (needs libyajl2 for JSON).
+if [ "$BROWSER" = 1 ]; then
+    [ -x /usr/sbin/collectd ] || MISSING+=(collectd-core)
+    ls /usr/lib/x86_64-linux-gnu/libyajl.so.2* >/dev/null 2>&1 \
+        || ls /usr/lib/*/libyajl.so.2* >/dev/null 2>&1 || MISSING+=(libyajl2)
+fi
 # npm installs the browser libraries (htmx) from package-lock.json.
 if ! command -v npm >/dev/null 2>&1; then
     command -v node >/dev/null 2>&1 || MISSING+=(nodejs)

@@ -809,6 +809,16 @@ def install_stop_handlers() -> None:
 SETUP_STEPS: list[list[str]] = [["manage.py", "setup_db"], ["manage.py", "seed_demo"]]
 
 
+# Per process: the web process pools its database connections (a thread per request),
+# workers keep theirs open (long-lived threads; a pool would not survive prefork).
+PROCESS_ENV = {
+    "web": {"PULSE_DB_POOL": "1"},
+    "checks": {"PULSE_DB_CONN_MAX_AGE": "300"},
+    "worker": {"PULSE_DB_CONN_MAX_AGE": "300"},
+    "beat": {"PULSE_DB_CONN_MAX_AGE": "300"},
+}
+
+
 def run_specs(port: int, demo_port: int) -> list[tuple[str, list[str]]]:
     """The long-running processes of `run`: (tag, argv). Probes get their own worker
     (threads: each batch is asyncio I/O) so a slow batch never delays an alert or a
@@ -854,7 +864,7 @@ def cmd_run() -> int:
             log(f"port {port} on 127.0.0.1 was taken meanwhile; set PULSE_PORT")
             return 1
         for tag, cmd in run_specs(port, demo_port):
-            children.append(Child(tag, cmd, env))
+            children.append(Child(tag, cmd, {**env, **PROCESS_ENV.get(tag, {})}))
         health = f"http://127.0.0.1:{port}/api/health"
         deadline = time.monotonic() + 60
         healthy = False

@@ -25,6 +25,9 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
+WEB_ENV = {"PULSE_DB_POOL": "1"}  # as in production: daphne pools its connections
+
+
 @contextmanager
 def process(
     name: str,
@@ -166,7 +169,7 @@ def daphne(env: dict[str, str] | None = None) -> Iterator[str]:
         str(port),
         "pulse.asgi:application",
     ]
-    with process("daphne", args, env=env, ready=ready):
+    with process("daphne", args, env={**WEB_ENV, **(env or {})}, ready=ready):
         yield base
 
 

@@ -79,8 +79,17 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 
 def database_from_url(name: str, *, engine: str) -> dict[str, object]:
-    """A Django DATABASES entry from a ``postgres://user:pw@host:port/db`` URL."""
+    """A Django DATABASES entry from a ``postgres://user:pw@host:port/db`` URL.
+
+    ``PULSE_DB_POOL`` turns on psycopg's connection pool. The web process wants it:
+    Django's ASGI handler runs each request on a fresh thread, which would otherwise
+    open (and authenticate) a new connection per request. Celery workers keep
+    persistent connections (``PULSE_DB_CONN_MAX_AGE``) instead: a pool's background
+    threads do not survive the prefork pool's fork.
+    """
     url = env_str(name)
+    pool = env_bool("PULSE_DB_POOL", False)
+    pool_size = env_int("PULSE_DB_POOL_SIZE", 10, minimum=1)
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"} or not parts.path.strip("/"):
         raise ImproperlyConfigured(f"{name} must look like postgres://user:pw@host:port/dbname.")
@@ -93,7 +102,8 @@ def database_from_url(name: str, *, engine: str) -> dict[str, object]:
         "PORT": str(parts.port or 5432),
         # Daphne runs sync views in a thread pool, where persistent connections leak;
         # workers raise this through the environment.
-        "CONN_MAX_AGE": env_int("PULSE_DB_CONN_MAX_AGE", 0, minimum=0),
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_MAX_AGE": 0 if pool else env_int("PULSE_DB_CONN_MAX_AGE", 0, minimum=0),
+        "CONN_HEALTH_CHECKS": not pool,
         "DISABLE_SERVER_SIDE_CURSORS": True,
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}} if pool else {},
     }
