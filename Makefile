@@ -34,7 +34,7 @@ lint: bootstrap ## ruff check, ruff format --check and mypy
 	@$(DEVSTACK) exec -- ruff format --check .
 	@$(DEVSTACK) exec -- mypy .
 
-bench: bootstrap ## run the benchmarks (python -m bench) against the private stack
+bench: bootstrap ## check-cycle benchmark vs a naive baseline (own db pulse_bench; bench/README.md)
 	@$(DEVSTACK) exec -- python -m bench $(ARGS)
 
 services-up: bootstrap ## start private postgres + redis and write .run/env

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import org_settings, ui_audit, ui_keys, views
 
 app_name = "accounts"
 
@@ -27,4 +27,14 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("settings/sessions", views.sessions, name="sessions"),
+    # Screens 14-16: API keys, audit log, organization settings.
+    path("settings/api-keys", ui_keys.api_keys, name="api_keys"),
+    path("settings/api-keys/new", ui_keys.api_key_create_view, name="api_key_create"),
+    path(
+        "settings/api-keys/<uuid:key_id>/revoke",
+        ui_keys.api_key_revoke_view,
+        name="api_key_revoke",
+    ),
+    path("settings/audit", ui_audit.audit_log, name="audit_log"),
+    path("settings/org", org_settings.org_settings, name="org_settings"),
 ]

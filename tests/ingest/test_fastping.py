@@ -14,7 +14,7 @@ from tests.monitors.test_pipeline import make
 
 
 def call(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - loopback http only
         url, method=method, data=b"job output" if method == "POST" else None
     )
     try:
