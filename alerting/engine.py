@@ -167,6 +167,17 @@ class _Context:
         # ON CONFLICT DO NOTHING on the idempotency key: re-evaluating an event (a
         # retried chunk) never writes a second row.
         Notification.all_orgs.bulk_create(self.notifications, ignore_conflicts=True)
+        from pulse.realtime import publish_on_commit
+
+        for incident, kind in [(i, "incident.opened") for i in self.new_incidents] + [
+            (i, "incident.resolved") for i in self.changed_incidents
+        ]:
+            publish_on_commit(
+                incident.org_id,
+                kind,
+                {"incident_id": incident.id, "monitor_id": incident.monitor_id},
+                using=SYSTEM_DB,
+            )
         if self.notifications:
             # Hand the new rows to the notifier the moment they are committed; if this
             # enqueue is lost, the outbox sweeper finds them anyway.

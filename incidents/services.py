@@ -10,8 +10,15 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.permissions import Perm, require
 from incidents.models import EventKind, Incident, IncidentEvent, IncidentStatus
+from pulse.realtime import publish_on_commit
 
 MAX_NOTE = 5000
+
+
+def _publish(incident: Incident, kind: str) -> None:
+    publish_on_commit(
+        incident.org_id, kind, {"incident_id": incident.id, "monitor_id": incident.monitor_id}
+    )
 
 
 def _timeline(incident: Incident, actor: Actor, kind: str, message: str = "") -> IncidentEvent:
@@ -35,6 +42,7 @@ def incident_acknowledge(*, incident: Incident, actor: Actor, role: str | None) 
         )
         if changed:
             _timeline(incident, actor, EventKind.ACKNOWLEDGED)
+            _publish(incident, "incident.acknowledged")
             audit_record(
                 actor=actor, action="incident.acknowledge", org_id=incident.org_id, target=incident
             )
@@ -60,6 +68,7 @@ def incident_resolve(
         )
         if changed:
             _timeline(incident, actor, EventKind.RESOLVED, note.strip()[:MAX_NOTE])
+            _publish(incident, "incident.resolved")
             audit_record(
                 actor=actor, action="incident.resolve", org_id=incident.org_id, target=incident
             )
@@ -78,6 +87,7 @@ def incident_add_note(
         raise ValidationError({"text": [f"Keep notes under {MAX_NOTE} characters."]})
     with transaction.atomic():
         entry = _timeline(incident, actor, EventKind.NOTE, text)
+        _publish(incident, "incident.note")
         audit_record(
             actor=actor,
             action="incident.note",

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record, diff
 from monitors.config import validate_monitor_input
-from monitors.models import Monitor, MonitorStatus, MonitorType
+from monitors.models import ALERT_SETTINGS, Monitor, MonitorStatus, MonitorType
+from pulse.realtime import publish_on_commit
 
 MAX_NAME = 200
 
@@ -70,6 +71,7 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             errors.setdefault(field, []).extend(messages)
+    alert = _alert_settings(data, errors)
     if errors:
         raise ValidationError(errors)
     return {
@@ -82,7 +84,41 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         "latency_degraded_ms": latency,
         "tags": tags,
         "regions": list(data.get("regions") or []),
+        **alert,
     }
+
+
+_ALERT_INTS = {"fail_threshold": (1, 20), "recover_threshold": (1, 20), "window": (2, 100)}
+_ALERT_RATIOS = ("degraded_ratio", "down_ratio", "flap_high", "flap_low")
+
+
+def _alert_settings(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The state machine's per-monitor settings (SPEC §6); defaults where not given."""
+    defaults = {f.name: f.get_default() for f in Monitor._meta.fields if f.name in ALERT_SETTINGS}
+    out: dict[str, Any] = {}
+    for name, (low, high) in _ALERT_INTS.items():
+        value = data.get(name)
+        try:
+            number = int(defaults[name] if value in (None, "") else value)
+            if not low <= number <= high:
+                raise ValueError
+            out[name] = number
+        except (TypeError, ValueError):
+            errors[name] = [f"Enter a whole number from {low} to {high}."]
+    for name in _ALERT_RATIOS:
+        value = data.get(name)
+        try:
+            ratio = float(defaults[name] if value in (None, "") else value)
+            if not 0 < ratio <= 1:
+                raise ValueError
+            out[name] = ratio
+        except (TypeError, ValueError):
+            errors[name] = ["Enter a share above 0 and at most 1 (0.5 is 50 %)."]
+    if "flap_low" in out and "flap_high" in out and out["flap_low"] > out["flap_high"]:
+        errors["flap_low"] = [
+            "The level that stops flapping must not exceed the one that starts it."
+        ]
+    return out
 
 
 def monitor_create(*, actor: Actor, data: dict[str, Any]) -> Monitor:
@@ -102,6 +138,7 @@ def monitor_create(*, actor: Actor, data: dict[str, Any]) -> Monitor:
             target=monitor,
             changes=monitor.snapshot(),
         )
+        publish_on_commit(monitor.org_id, "monitor.created", {"monitor_id": monitor.id})
     return monitor
 
 
@@ -132,6 +169,7 @@ def monitor_update(*, actor: Actor, monitor: Monitor, data: dict[str, Any]) -> M
             target=locked,
             changes=diff(before, locked.snapshot()),
         )
+        publish_on_commit(locked.org_id, "monitor.updated", {"monitor_id": locked.id})
     return locked
 
 
@@ -146,6 +184,7 @@ def monitor_pause(*, actor: Actor, monitor: Monitor) -> Monitor:
         )
         if updated:
             audit_record(actor=actor, action="monitor.pause", org_id=monitor.org_id, target=monitor)
+            publish_on_commit(monitor.org_id, "monitor.paused", {"monitor_id": monitor.id})
     monitor.refresh_from_db()
     return monitor
 
@@ -163,6 +202,7 @@ def monitor_resume(*, actor: Actor, monitor: Monitor) -> Monitor:
             audit_record(
                 actor=actor, action="monitor.resume", org_id=monitor.org_id, target=monitor
             )
+            publish_on_commit(monitor.org_id, "monitor.resumed", {"monitor_id": monitor.id})
     monitor.refresh_from_db()
     return monitor
 
@@ -176,6 +216,7 @@ def monitor_delete(*, actor: Actor, monitor: Monitor) -> None:
             target=monitor,
             changes=monitor.snapshot(),
         )
+        publish_on_commit(monitor.org_id, "monitor.deleted", {"monitor_id": monitor.id})
         monitor.delete()
 
 

@@ -37,6 +37,8 @@ from monitors.models import Grain, Monitor, MonitorStatus, MonitorType, bucket_s
 PAGE_SIZE = 50
 MAX_SEARCH = 200
 BAR_RANGES = {"24h": 24, "7d": 24 * 7}
+# Types whose checks measure a response time (push and metric checks do not).
+TIMED_TYPES = {MonitorType.HTTP, MonitorType.TCP, MonitorType.ICMP, MonitorType.DNS}
 
 
 # ------------------------------------------------------------------ helpers
@@ -347,8 +349,9 @@ def _detail_context(request: HttpRequest, monitor: Monitor) -> dict[str, Any]:
     return {
         "nav_active": "monitors",
         "monitor": monitor,
+        "timed": monitor.type in TIMED_TYPES,
         "uptime": [(label, format_percent(uptime[key])) for key, label in UPTIME_LABELS],
-        "chart": latency_chart(monitor, now),
+        "chart": latency_chart(monitor, now) if monitor.type in TIMED_TYPES else None,
         "bar": uptime_bar(monitor, BAR_RANGES[bar_range], now),
         "bar_range": bar_range,
         "checks": selectors.recent_checks(monitor.id, limit=25),

@@ -31,6 +31,7 @@ from notifications.models import Channel, Notification, NotificationStatus
 from notifications.secrets import channel_secrets
 from pulse.db import SYSTEM_DB
 from pulse.logging import get_logger
+from pulse.realtime import publish_on_commit
 
 log = get_logger(__name__)
 NOTIFIER_ACTOR = "system:notifier"
@@ -176,6 +177,12 @@ def _finish(row: Notification, outcome: Delivery) -> str:
                     actor_label=NOTIFIER_ACTOR,
                     message=f"{row.event} sent to {row.channel.name} ({row.channel.kind})",
                     data={"notification": str(row.id), "attempts": row.attempts},
+                )
+                publish_on_commit(
+                    row.org_id,
+                    "incident.updated",
+                    {"incident_id": row.incident_id, "monitor_id": row.monitor_id},
+                    using=SYSTEM_DB,
                 )
         return NotificationStatus.SENT
     error = outcome.error[:2000] or "delivery failed"

@@ -93,7 +93,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         django_request.org = key.org  # type: ignore[attr-defined]
         # TenantMiddleware restores the outer context when the request ends.
         tenancy.set_request_context(key.org_id, None)
-        structlog.contextvars.bind_contextvars(org_id=str(key.org_id), api_key=key.prefix)
+        # RequestIdMiddleware unbinds org_id when the request ends.
+        structlog.contextvars.bind_contextvars(org_id=str(key.org_id))
         api_key_touch(api_key=key, ip=client_ip(django_request))
         return KeyPrincipal(api_key=key), key
 

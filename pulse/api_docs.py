@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +20,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.renderers import OpenApiJsonRenderer
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework import permissions, serializers
 from rest_framework.renderers import JSONRenderer
 
@@ -179,14 +179,20 @@ class PulseSchemaGenerator(SchemaGenerator):
         return schema
 
 
-class SchemaView(SpectacularAPIView):
-    """``GET /v1/schema``: the OpenAPI 3 document, public like the docs."""
+def schema_view() -> Any:
+    """``GET /v1/schema``: the OpenAPI 3 document, public like the docs.
 
-    generator_class = PulseSchemaGenerator
-    renderer_classes = [OpenApiJsonRenderer, JSONRenderer]
-    authentication_classes: list[Any] = []
-    permission_classes = [permissions.AllowAny]
-    serve_public = True
+    drf-spectacular's views read DEFAULT_GENERATOR_CLASS at import, which may name the
+    generator above: they are imported here, not at the top of the module."""
+    from drf_spectacular.views import SpectacularAPIView
+
+    return SpectacularAPIView.as_view(
+        generator_class=PulseSchemaGenerator,
+        renderer_classes=[OpenApiJsonRenderer, JSONRenderer],
+        authentication_classes=[],
+        permission_classes=[permissions.AllowAny],
+        serve_public=True,
+    )
 
 
 @cache
@@ -195,13 +201,17 @@ def _schema_for_docs() -> dict[str, Any]:
 
 
 def _ref_name(schema: dict[str, Any] | None) -> str:
+    """A short, readable name for a schema: its component, its values or its type."""
     if not schema:
         return ""
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "enum" in schema:
+        return "one of " + ", ".join(str(v) for v in schema["enum"])
     if schema.get("type") == "array":
         return f"list of {_ref_name(schema.get('items')) or 'items'}"
-    return str(schema.get("type", "object"))
+    kind = str(schema.get("type", "object"))
+    return f"{kind} ({schema['format']})" if "format" in schema else kind
 
 
 def _content_name(content: dict[str, Any] | None) -> str:
@@ -209,6 +219,13 @@ def _content_name(content: dict[str, Any] | None) -> str:
         name = _ref_name(body.get("schema"))
         return f"{name} ({media_type})" if name else media_type
     return ""
+
+
+def _phrase(code: str) -> str:
+    try:
+        return HTTPStatus(int(code)).phrase
+    except ValueError:
+        return ""
 
 
 def docs_operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -229,7 +246,10 @@ def docs_operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
                             "in": p.get("in"),
                             "required": p.get("required", False),
                             "type": _ref_name(p.get("schema")),
-                            "description": p.get("description", ""),
+                            # drf-spectacular lists enum values as markdown: shown as type.
+                            "description": ""
+                            if "enum" in p.get("schema", {})
+                            else p.get("description", ""),
                         }
                         for p in operation.get("parameters", [])
                     ],
@@ -237,7 +257,7 @@ def docs_operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
                     "responses": [
                         {
                             "code": code,
-                            "description": response.get("description", ""),
+                            "description": response.get("description") or _phrase(code),
                             "body": _content_name(response.get("content")),
                         }
                         for code, response in sorted(operation.get("responses", {}).items())
@@ -250,6 +270,33 @@ def docs_operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"tag": tag, "operations": ops} for tag, ops in groups.items()]
 
 
+def docs_components(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each object component with its fields, for the page's schema reference."""
+    found = []
+    for name, component in sorted(schema.get("components", {}).get("schemas", {}).items()):
+        required = set(component.get("required", []))
+        fields = [
+            {
+                "name": field,
+                "type": _ref_name(spec) + (" or null" if spec.get("nullable") else ""),
+                "required": field in required,
+                "read_only": bool(spec.get("readOnly")),
+                "write_only": bool(spec.get("writeOnly")),
+                "description": "" if "enum" in spec else spec.get("description", ""),
+            }
+            for field, spec in component.get("properties", {}).items()
+        ]
+        found.append(
+            {
+                "name": name,
+                "description": component.get("description", ""),
+                "type": "" if fields else _ref_name(component),
+                "fields": fields,
+            }
+        )
+    return found
+
+
 def docs(request: HttpRequest) -> HttpResponse:
     """``GET /v1/docs``: every operation, its parameters, bodies and answers."""
     schema = _schema_for_docs()
@@ -260,6 +307,6 @@ def docs(request: HttpRequest) -> HttpResponse:
             "info": schema.get("info", {}),
             "groups": docs_operations(schema),
             "schemes": schema.get("components", {}).get("securitySchemes", {}),
-            "components": sorted(schema.get("components", {}).get("schemas", {})),
+            "components": docs_components(schema),
         },
     )

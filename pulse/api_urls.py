@@ -30,7 +30,7 @@ urlpatterns = [
     path("auth/", include("accounts.api_urls")),
     path("ingest/", include("ingest.urls")),
     path("webhooks/", include("notifications.urls")),
-    path("schema", api_docs.SchemaView.as_view(), name="api_schema"),
+    path("schema", api_docs.schema_view(), name="api_schema"),
     path("docs", api_docs.docs, name="api_docs"),
     *router.urls,
 ]

@@ -21,11 +21,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-import pulse.realtime  # noqa: F401  (registers the publisher where consumers run)
 from accounts.permissions import Perm, role_has
 from accounts.selectors import ACTIVE_ORG_SESSION_KEY, memberships_for_user
 from pulse import tenancy
-from pulse.realtime import group_name, monitor_payload
+from pulse.realtime import group_name, monitor_payload  # also registers the publisher
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403

@@ -171,8 +171,9 @@ class HookReceiver(_Peer):
     accepted (202), fail (500), timeout408 (408), limited (429, Retry-After: 7),
     limited-date (429, Retry-After as an HTTP date 30 s ahead), gone (410), bad (400),
     slow (answers after 5 s), delay (``/delay/<ms>``, then 200), redirect (302 to a
-    loopback address outside the tests' allow-list). Error answers echo the request line and headers back, as careless
-    receivers do, so tests can check that none of it reaches our texts unscrubbed."""
+    loopback address outside the tests' allow-list). Error answers echo the request line
+    and headers back, as careless receivers do, so tests can check that none of it
+    reaches our texts unscrubbed."""
 
     def __init__(self) -> None:
         self.received: list[ReceivedHook] = []
