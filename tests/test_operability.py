@@ -43,19 +43,26 @@ def test_metrics_need_the_token_when_one_is_set(live_db: None, settings: Any) ->
 
 def _prod_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "PULSE_ENV": "prod",
-        "PULSE_SECRET_KEY": "x" * 60 + "-production-grade-secret-key-for-the-check",
-        "PULSE_ALLOWED_HOSTS": "pulse.example.test",
-        "PULSE_PUBLIC_URL": "https://pulse.example.test",
-    })
+    env.update(
+        {
+            "PULSE_ENV": "prod",
+            "PULSE_SECRET_KEY": "x" * 60 + "-production-grade-secret-key-for-the-check",
+            "PULSE_ALLOWED_HOSTS": "pulse.example.test",
+            "PULSE_PUBLIC_URL": "https://pulse.example.test",
+        }
+    )
     return env
 
 
 def test_production_settings_pass_check_deploy() -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=_prod_env(), capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=_prod_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -66,9 +73,20 @@ def test_production_settings_are_https_only_with_hsts() -> None:
         "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
         "s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_NAME, s.DEBUG)"
     )
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code], cwd=ROOT, env=_prod_env(), capture_output=True,
-        text=True, timeout=60, check=True,
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=_prod_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
-    assert result.stdout.split() == ["True", "31536000", "True", "True",
-                                     "__Host-pulse_session", "False"]
+    assert result.stdout.split() == [
+        "True",
+        "31536000",
+        "True",
+        "True",
+        "__Host-pulse_session",
+        "False",
+    ]
