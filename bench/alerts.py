@@ -126,15 +126,13 @@ def seed(target: Target, count: int) -> tuple[Any, list[Any]]:
 def run_trials(target: Target, monitors: list[Any], trials: int) -> list[dict[str, float]]:
     from incidents.models import Incident
 
-    results: list[dict[str, float]] = []
+    results: list[dict[str, Any]] = []
     per_monitor = max(1, trials // len(monitors))
     index = {m.id: i for i, m in enumerate(monitors)}
     # Phase per monitor: "up" (waiting to fail), "failing" (waiting for the incident),
     # "recovering" (waiting for it to resolve).
     phase = {m.id: "up" for m in monitors}
     done = {m.id: 0 for m in monitors}
-    opened: dict[Any, Incident] = {}
-    seen_hooks = 0
     deadline = time.monotonic() + 60 + per_monitor * 15
     for monitor in monitors:
         target.failing[index[monitor.id]] = True
@@ -148,7 +146,6 @@ def run_trials(target: Target, monitors: list[Any], trials: int) -> list[dict[st
         for monitor_id, state in phase.items():
             if state == "failing" and monitor_id in current:
                 incident = current[monitor_id]
-                opened[incident.id] = incident
                 results.append(
                     {"incident": incident.id, "opened": incident.opened_at.timestamp(), "seen": now}
                 )
@@ -161,16 +158,14 @@ def run_trials(target: Target, monitors: list[Any], trials: int) -> list[dict[st
                     phase[monitor_id] = "failing"
                 else:
                     phase[monitor_id] = "finished"
-        seen_hooks = len(target.hooks)
         time.sleep(0.005)
-    del seen_hooks
     time.sleep(3)  # the last webhooks
-    arrivals = {}
+    arrivals: dict[str, float] = {}
     for arrived, body in target.hooks:
-        incident = (body.get("incident") or {}).get("id")
-        if body.get("type") == "monitor.down" and incident:
-            arrivals.setdefault(incident, arrived)
-    rows = []
+        incident_id = (body.get("incident") or {}).get("id")
+        if body.get("type") == "monitor.down" and incident_id:
+            arrivals.setdefault(str(incident_id), arrived)
+    rows: list[dict[str, float]] = []
     for trial in results:
         incident_id = str(trial["incident"])
         row = {"incident_ms": (trial["seen"] - trial["opened"]) * 1000}

@@ -38,7 +38,7 @@ async def _answer(
     request_id: str,
     head: bool,
     extra: tuple[tuple[bytes, bytes], ...] = (),
-) -> None:  # type: ignore[assignment]
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
