@@ -39,7 +39,7 @@ from accounts.serializers import (
 from accounts.services import LoginStatus
 from accounts.views import INVALID_MESSAGE, LOCKED_MESSAGE, user_of
 from pulse import tenancy
-from pulse.api import Cursor
+from pulse.api import Cursor, SessionAuthentication
 from pulse.api_auth import (
     LimitedJSONParser,
     TenantAPI,
@@ -68,6 +68,9 @@ def _me(request: Request, user: User, active: Membership | None) -> dict[str, An
 
 
 class _AuthView(APIView):
+    # Session endpoints whatever DEFAULT_AUTHENTICATION_CLASSES says: an API key has
+    # no user to describe or log out.
+    authentication_classes: list[Any] = [SessionAuthentication]
     parser_classes = [LimitedJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:

@@ -18,6 +18,11 @@ class SignupForm(forms.Form):
     )
     org_name = forms.CharField(label="Organization name", max_length=120)
 
+    def __init__(self, *args: Any, invited: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Someone joining through an invitation needs no organization of their own.
+        self.fields["org_name"].required = not invited
+
     def apply_errors(self, exc: ValidationError) -> None:
         """Attach a service's field-keyed ValidationError to the form's fields."""
         for field, messages in exc.message_dict.items():

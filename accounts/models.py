@@ -133,6 +133,9 @@ class Invitation(TenantModel):
     class Meta:
         db_table = "invitations"
 
+    def __str__(self) -> str:
+        return f"invitation for {self.email}"
+
     def is_pending(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now

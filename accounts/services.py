@@ -54,26 +54,31 @@ def org_create(*, name: str, owner: User, actor: Actor) -> Organization:
     return org
 
 
-def user_signup(
-    *, email: str, password: str, name: str, org_name: str
-) -> tuple[User, Organization]:
-    """Create a user, their organization and their owner membership in one transaction.
+def user_create(*, email: str, password: str, name: str) -> User:
+    """Create a user with no organization (someone joining through an invitation).
 
     Raises ValidationError with field keys (email, password) on bad input.
     """
     email = User.objects.normalize_email(email.strip())
-    candidate = User(email=email, name=name.strip())
-    validate_password_for_field(password, candidate)
+    validate_password_for_field(password, User(email=email, name=name.strip()))
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, name=name.strip())
-            org = org_create(name=org_name, owner=user, actor=Actor(user=user))
+            return User.objects.create_user(email=email, password=password, name=name.strip())
     except IntegrityError as exc:
         if "users_email_lower_uniq" in str(exc):
             raise ValidationError(
                 {"email": ["An account with this e-mail already exists."]}
             ) from exc
         raise
+
+
+def user_signup(
+    *, email: str, password: str, name: str, org_name: str
+) -> tuple[User, Organization]:
+    """Create a user, their organization and their owner membership in one transaction."""
+    with transaction.atomic():
+        user = user_create(email=email, password=password, name=name)
+        org = org_create(name=org_name, owner=user, actor=Actor(user=user))
     return user, org
 
 

@@ -86,16 +86,21 @@ def signup(request: HttpRequest) -> HttpResponse:
     invite_token = request.GET.get("invite") or request.POST.get("invite") or ""
     invitation = services.invitation_by_token(invite_token) if invite_token else None
     initial = {"email": invitation.email} if invitation else {}
-    form = SignupForm(request.POST or None, initial=initial)
+    form = SignupForm(request.POST or None, initial=initial, invited=invitation is not None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user, _org = services.user_signup(
-                email=data["email"],
-                password=data["password"],
-                name=data["name"],
-                org_name=data["org_name"],
-            )
+            if data.get("org_name"):
+                user, _org = services.user_signup(
+                    email=data["email"],
+                    password=data["password"],
+                    name=data["name"],
+                    org_name=data["org_name"],
+                )
+            else:  # an invitee without a workspace of their own
+                user = services.user_create(
+                    email=data["email"], password=data["password"], name=data["name"]
+                )
         except ValidationError as exc:
             form.apply_errors(exc)
         else:

@@ -93,6 +93,7 @@ class Bucket:
     slow: int
     latency_avg: float | None
     latency_max: float | None
+    latency_min: float | None = None
 
     @property
     def state(self) -> str:
@@ -110,7 +111,8 @@ def buckets(monitor_id: uuid.UUID, *, grain: str, since: datetime) -> list[Bucke
         monitor_id=monitor_id, grain=grain, bucket__gte=since
     ).order_by("bucket")
     return [
-        Bucket(r.bucket, r.checks, r.failures, r.slow, r.latency_avg, r.latency_max) for r in rows
+        Bucket(r.bucket, r.checks, r.failures, r.slow, r.latency_avg, r.latency_max, r.latency_min)
+        for r in rows
     ]
 
 

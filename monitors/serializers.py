@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitors.config import MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL, MIN_TIMEOUT
-from monitors.models import Monitor, MonitorStatus, MonitorType, Outcome
+from monitors.models import ALERT_SETTINGS, Monitor, MonitorStatus, MonitorType, Outcome
 
 MAX_LATENCY_MS = MAX_TIMEOUT * 1000
 MAX_TAGS = 50
@@ -107,6 +107,24 @@ class _MonitorFields(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), max_length=MAX_TAGS, required=False
     )
+    # The flap-detecting state machine's settings (SPEC §6); the service checks ranges.
+    fail_threshold = serializers.IntegerField(
+        min_value=1, max_value=20, required=False, help_text="Consecutive failures to go down."
+    )
+    recover_threshold = serializers.IntegerField(
+        min_value=1, max_value=20, required=False, help_text="Consecutive successes to recover."
+    )
+    window = serializers.IntegerField(
+        min_value=2, max_value=100, required=False, help_text="Results the ratios look at."
+    )
+    degraded_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
+    down_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
+    flap_high = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Flapping starts above this."
+    )
+    flap_low = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Flapping stops below this."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         tz = (attrs.get("config") or {}).get("tz")
@@ -133,6 +151,8 @@ class MonitorUpdateSerializer(_MonitorFields):
         "config": {},
         "latency_degraded_ms": None,
         "tags": [],
+        # The service fills the state machine's defaults for None.
+        **dict.fromkeys(ALERT_SETTINGS),
     }
 
     def to_service_data(self) -> dict[str, Any]:

@@ -94,6 +94,8 @@ def format_ms(value: float | None) -> str:
         return "—"
     if value >= 10_000:
         return f"{value / 1000:.1f} s"
+    if value < 10:
+        return f"{value:.1f} ms"
     return f"{value:.0f} ms"
 
 
@@ -175,7 +177,8 @@ def latency_chart(monitor: Monitor, now: datetime) -> LatencyChart:
         acc[0] += bucket.latency_avg * checks
         acc[1] += checks
         highs.append(bucket.latency_max if bucket.latency_max is not None else bucket.latency_avg)
-        lows.append(bucket.latency_avg)
+        # Fastest and slowest single checks, not per-minute averages.
+        lows.append(bucket.latency_min if bucket.latency_min is not None else bucket.latency_avg)
     points = sorted((slot, acc[0] / acc[1]) for slot, acc in sums.items())
     threshold = monitor.latency_degraded_ms
     top = _nice_ceiling(max([v for _, v in points] + [threshold or 0]) * 1.1)

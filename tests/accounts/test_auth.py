@@ -13,6 +13,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 from django.urls import reverse
 
+from accounts import services
 from accounts.models import AuditLog, Membership, Organization, Role, Session, User
 from pulse import tenancy
 from tests.conftest import PASSWORD, Member
@@ -327,3 +328,30 @@ def test_the_reset_pages_render_and_a_forged_link_is_refused(owner: Member) -> N
     response = client.post(forged, {"password": "x" * 12, "password_again": "x" * 12})
     assert response.status_code == 400
     assert b"invalid or has expired" in response.content
+
+
+def test_an_invitee_may_sign_up_without_an_org_of_their_own(owner: Member) -> None:
+    from accounts.audit import Actor
+
+    with tenancy.org_context(owner.org.id, user_id=owner.user.id):
+        _, token = services.invitation_create(
+            actor=Actor(user=owner.user),
+            actor_role=Role.OWNER,
+            email="joiner@alpha.test",
+            role=Role.VIEWER,
+        )
+    orgs_before = Organization.objects.count()
+    response = Client().post(
+        reverse("accounts:signup") + f"?invite={token}",
+        {
+            "name": "Joiner",
+            "email": "joiner@alpha.test",
+            "password": PASSWORD,
+            "org_name": "",
+            "invite": token,
+        },
+    )
+    assert response.status_code == 302
+    assert Organization.objects.count() == orgs_before
+    with tenancy.org_context(owner.org.id):
+        assert Membership.objects.get(user__email="joiner@alpha.test").role == Role.VIEWER
