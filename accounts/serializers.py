@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiKey, ApiScope, AuditLog, Invitation, Membership, Role
+from pulse.api_docs import EnumField
 
 
 class SignupSerializer(serializers.Serializer):
@@ -138,7 +139,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field(
-        serializers.ChoiceField(choices=["pending", "accepted", "revoked", "expired"])
+        EnumField("InvitationStatus", ["pending", "accepted", "revoked", "expired"])
     )
     def get_status(self, invitation: Invitation) -> str:
         if invitation.accepted_at:

@@ -256,8 +256,12 @@ def invitation_accept(*, token: str, user: User) -> Membership:
 def invitation_revoke(*, actor: Actor, actor_role: str, invitation: Invitation) -> None:
     if not role_has(actor_role, Perm.MEMBER_MANAGE):
         raise PermissionDenied("Your role cannot revoke invitations.")
+    if invitation.accepted_at is not None:
+        raise ValidationError("This invitation was already accepted; remove the member instead.")
     with transaction.atomic():
-        Invitation.objects.filter(id=invitation.id).update(revoked_at=timezone.now())
+        Invitation.objects.filter(id=invitation.id, accepted_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
         audit_record(
             actor=actor, action="invitation.revoke", org_id=invitation.org_id, target=invitation
         )

@@ -336,10 +336,14 @@ def invitation_revoke(request: HttpRequest, invitation_id: uuid.UUID) -> HttpRes
     invitation = Invitation.objects.filter(id=invitation_id).first()
     if invitation is None:
         raise Http404
-    services.invitation_revoke(
-        actor=actor_for(request), actor_role=role_of(request) or "", invitation=invitation
-    )
-    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    try:
+        services.invitation_revoke(
+            actor=actor_for(request), actor_role=role_of(request) or "", invitation=invitation
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation to {invitation.email} revoked.")
     return redirect("accounts:team")
 
 

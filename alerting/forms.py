@@ -248,7 +248,7 @@ class MaintenanceForm(ServiceErrorsMixin, forms.Form):
     def _zone(self) -> ZoneInfo:
         try:
             return ZoneInfo(str(self.cleaned_data.get("timezone") or "UTC"))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             return ZoneInfo("UTC")
 
     def clean_starts_at(self) -> datetime | None:
@@ -304,7 +304,7 @@ def next_occurrences(
         return []
     try:
         zone = ZoneInfo(tz or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return []
     local = (now or timezone.now()).astimezone(zone)
     it = croniter(cron, local)

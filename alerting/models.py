@@ -21,8 +21,15 @@ class MonitorTransition(TenantModel):
     to_status = models.CharField(max_length=12)
     reason = models.TextField(blank=True)
     event = models.CharField(max_length=20, blank=True)  # the machine's event, if any
+    # No cascade: transitions are never updated (not even to clear this when an
+    # incident goes with its monitor), and they go with the monitor themselves.
     incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "incidents.Incident",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        db_constraint=False,
+        blank=True,
+        related_name="+",
     )
 
     objects = TenantManager["MonitorTransition"]()

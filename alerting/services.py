@@ -167,7 +167,7 @@ def _window_fields(data: dict[str, Any]) -> tuple[dict[str, Any], list[uuid.UUID
     tz = str(data.get("timezone") or "UTC")
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         errors["timezone"] = ["Unknown time zone."]
     cron = str(data.get("cron") or "").strip()
     starts_at, ends_at = data.get("starts_at"), data.get("ends_at")

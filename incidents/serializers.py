@@ -6,10 +6,11 @@ from rest_framework import serializers
 
 from incidents.models import EventKind, Incident, IncidentEvent, IncidentStatus, Severity
 from incidents.services import MAX_NOTE
+from pulse.api_docs import EnumField
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(choices=EventKind.choices)
+    kind = EnumField("IncidentEventKind", EventKind.choices)
     actor = serializers.CharField(
         source="actor_label", help_text="An e-mail, an API key or system:…"
     )
@@ -23,7 +24,7 @@ class IncidentEventSerializer(serializers.ModelSerializer):
 class IncidentSerializer(serializers.ModelSerializer):
     monitor = serializers.UUIDField(source="monitor_id")
     monitor_name = serializers.CharField(source="monitor.name")
-    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    status = EnumField("IncidentStatus", IncidentStatus.choices)
     severity = serializers.ChoiceField(choices=Severity.choices)
     acknowledged_by = serializers.CharField(
         source="acknowledged_by.email", allow_null=True, default=None, help_text="E-mail."

@@ -514,7 +514,7 @@ def _push_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
     tz = config.get("tz") or "UTC"
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         errors.add("config.tz", "Unknown time zone")
         tz = "UTC"
     out["tz"] = tz

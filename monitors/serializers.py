@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from monitors.config import MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL, MIN_TIMEOUT
 from monitors.models import ALERT_SETTINGS, Monitor, MonitorStatus, MonitorType, Outcome
+from pulse.api_docs import EnumField
 
 MAX_LATENCY_MS = MAX_TIMEOUT * 1000
 MAX_TAGS = 50
@@ -33,6 +34,7 @@ def validate_time_zone(value: Any) -> None:
 
 
 class MonitorSerializer(serializers.ModelSerializer):
+    status = EnumField("MonitorStatus", MonitorStatus.choices)
     heartbeat_url = serializers.SerializerMethodField()
     last_outcome = serializers.ChoiceField(
         choices=[*Outcome.values, ""], help_text="ok, slow or fail; empty before the first check."

@@ -16,6 +16,8 @@ from rest_framework import serializers
 
 from notifications.channels import CHANNEL_TYPES
 from notifications.models import Channel, ChannelKind, Notification, NotificationStatus
+from notifications.services import channel_public_config
+from pulse.api_docs import EnumField
 
 # Secret fields a client may put in ``config``. A webhook's ``headers`` exists in both
 # (plain headers in config, credential headers in secrets), so it stays where it is sent.
@@ -29,7 +31,7 @@ def config_secret_keys(kind: str) -> frozenset[str]:
 
 
 class ChannelSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    kind = EnumField("ChannelKind", ChannelKind.choices)
     config = serializers.SerializerMethodField()
     secrets_set = serializers.SerializerMethodField()
 
@@ -53,17 +55,12 @@ class ChannelSerializer(serializers.ModelSerializer):
 
     def get_secrets_set(self, channel: Channel) -> list[str]:
         """Names of the secrets stored (their values are never returned)."""
-        public = self.context.get("public_config", {}).get(channel.id)
-        if public is None:
-            from notifications.services import channel_public_config
-
-            public = channel_public_config(channel)
-        return list(public.get("secrets_set", []))
+        return list(channel_public_config(channel).get("secrets_set", []))
 
 
 class ChannelWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    kind = EnumField("ChannelKind", ChannelKind.choices)
     config = serializers.DictField(
         required=False,
         help_text="Settings for the kind; secret ones (url, secret, password, auth_token…) "
@@ -113,7 +110,7 @@ class ChannelTestResultSerializer(serializers.Serializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    status = serializers.ChoiceField(choices=NotificationStatus.choices)
+    status = EnumField("NotificationStatus", NotificationStatus.choices)
     channel = serializers.UUIDField(source="channel_id")
     rule = serializers.UUIDField(source="rule_id", allow_null=True)
     incident = serializers.UUIDField(source="incident_id", allow_null=True)

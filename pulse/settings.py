@@ -258,10 +258,15 @@ CELERY_BEAT_SCHEDULE = {
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["pulse.api.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "pulse.api_auth.ApiKeyAuthentication",
+        "pulse.api.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["pulse.api_throttle.OrgIpRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, size-capped (413) and refusing NUL characters.
+    "DEFAULT_PARSER_CLASSES": ["pulse.api_auth.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "pulse.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -271,7 +276,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/v1",
+    "DEFAULT_GENERATOR_CLASS": "pulse.api_docs.PulseSchemaGenerator",
 }
+# Per (org, client IP) on /v1; answers 429 with Retry-After.
+API_RATE = env_str("PULSE_API_RATE", "600/m")
 
 # --- Logging: structlog JSON to stdout, secrets redacted (pulse/logging.py) ----------
 LOGGING_CONFIG = None

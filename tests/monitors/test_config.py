@@ -389,3 +389,10 @@ def test_a_normalized_config_validates_again_unchanged(
         type=kind, target=first[0], interval_seconds=60, timeout_seconds=10, config=first[1]
     )
     assert again == first
+
+
+def test_a_time_zone_folder_name_is_a_field_error_not_a_crash() -> None:
+    # zoneinfo raises IsADirectoryError (an OSError) for "America".
+    assert "config.tz" in errors_of(
+        "push", target="", config={"cron": "0 * * * *", "tz": "America"}
+    )
