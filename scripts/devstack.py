@@ -820,14 +820,15 @@ PROCESS_ENV = {
 
 
 def run_specs(port: int, demo_port: int) -> list[tuple[str, list[str]]]:
-    """The long-running processes of `run`: (tag, argv). Probes get their own worker
-    (threads: each batch is asyncio I/O) so a slow batch never delays an alert or a
-    notification on the other worker."""
+    """The long-running processes of `run`: (tag, argv). Probes get their own worker,
+    one process per core (each batch is asyncio I/O inside one task; threads would share
+    one GIL, see DECISIONS.md), so a slow batch never delays an alert or a notification
+    on the other worker."""
     b = str(VENV_BIN)
     return [
         ("web", [f"{b}/daphne", "-b", "127.0.0.1", "-p", str(port), "pulse.asgi:application"]),
         ("checks", [f"{b}/celery", "-A", "pulse", "worker", "-n", "checks@%h", "-Q", "checks",
-                    "-P", "threads", "-c", "8", "--loglevel", "INFO"]),
+                    "-P", "prefork", "-c", str(os.cpu_count() or 2), "--loglevel", "INFO"]),
         ("worker", [f"{b}/celery", "-A", "pulse", "worker", "-n", "worker@%h", "-Q",
                     "default,alerts,notifications", "-c", "2", "--loglevel", "INFO"]),
         ("beat", [f"{b}/celery", "-A", "pulse", "beat", "--scheduler",
