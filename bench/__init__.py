@@ -1,0 +1,1 @@
+"""Pulse benchmarks (``python -m bench``; ``make bench``). See bench/README.md."""
