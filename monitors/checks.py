@@ -16,6 +16,7 @@ from croniter import croniter
 from django.db import connections, transaction
 from django.utils import timezone
 
+from alerting.engine import ConfigCache
 from monitors import events
 from monitors.metric_eval import evaluate_metrics
 from monitors.models import Monitor, MonitorType
@@ -89,8 +90,12 @@ class _Recorder:
     connection) while the rest of the batch is still probing: a fast failure reaches
     the alert engine in milliseconds, not after the batch's slowest timeout."""
 
-    def __init__(self, flush_after: float = 0.02) -> None:
+    # 100 ms: a fast failure still reaches the state machine well inside the 250 ms
+    # incident budget, and a chunk's fixed costs (locks, config) are paid 5x less often
+    # than at 20 ms (measured by make bench).
+    def __init__(self, flush_after: float = 0.1) -> None:
         self.flush_after = flush_after
+        self.config = ConfigCache()
         self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.recorded = 0
         self.error: BaseException | None = None
@@ -127,14 +132,16 @@ class _Recorder:
                     except queue.Empty:
                         break
                 if chunk and self.error is None:
-                    self.recorded += _record(chunk)
+                    self.recorded += _record(chunk, self.config)
         except BaseException as exc:  # surfaced by close(); leases re-send the rest
             self.error = exc
         finally:
             connections.close_all()
 
 
-def _record(chunk: list[tuple[ResultRow, datetime | None]]) -> int:
+def _record(
+    chunk: list[tuple[ResultRow, datetime | None]], config: ConfigCache | None = None
+) -> int:
     """Record a chunk in one transaction: lock its monitors (in id order, so two
     chunks never deadlock), keep only results whose due time is still in flight (a
     batch handed out twice records once), evaluate, store."""
@@ -151,7 +158,7 @@ def _record(chunk: list[tuple[ResultRow, datetime | None]]) -> int:
             for r in rows
             if r.monitor_id in locked and locked[r.monitor_id].inflight_due_at == r.due_at
         ]
-        events.check_results_recorded(accepted, locked)
+        events.check_results_recorded(accepted, locked, config)
         set_next_check([(row.monitor_id, nxt) for row, nxt in chunk if nxt is not None])
     return len(accepted)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import transaction
 
@@ -21,13 +22,16 @@ def on_after_commit(listener: Callable[[Sequence[ResultRow]], None]) -> None:
     _after_commit.append(listener)
 
 
-def check_results_recorded(rows: Sequence[ResultRow], monitors: dict[uuid.UUID, Monitor]) -> None:
-    """Called inside the recording transaction, with ``monitors`` locked."""
+def check_results_recorded(
+    rows: Sequence[ResultRow], monitors: dict[uuid.UUID, Monitor], cache: Any = None
+) -> None:
+    """Called inside the recording transaction, with ``monitors`` locked. ``cache``: the
+    alerting configuration of the batch (``alerting.engine.ConfigCache``)."""
     from alerting.engine import evaluate
 
     if not rows:
         return
-    updates = evaluate(rows, monitors)
+    updates = evaluate(rows, monitors, cache)
     store_results(rows, updates)
     if _after_commit:
         published = list(rows)
