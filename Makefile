@@ -34,8 +34,10 @@ lint: bootstrap ## ruff check, ruff format --check and mypy
 	@$(DEVSTACK) exec -- ruff format --check .
 	@$(DEVSTACK) exec -- mypy .
 
-bench: bootstrap ## check-cycle benchmark vs a naive baseline (own db pulse_bench; bench/README.md)
+bench: bootstrap ## all benchmarks: check cycle vs naive, alert latency, ingest (JSON in artifacts/)
 	@$(DEVSTACK) exec -- python -m bench $(ARGS)
+	@$(DEVSTACK) exec -- python -m bench.alerts
+	@$(DEVSTACK) exec -- python -m bench.ingest
 
 services-up: bootstrap ## start private postgres + redis and write .run/env
 	@$(DEVSTACK) up
