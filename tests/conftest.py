@@ -35,15 +35,32 @@ def django_db_setup(django_db_blocker: Any) -> None:
         truncate_all()
 
 
+_tables: list[str] = []
+
+
 def truncate_all() -> None:
-    with connections[OWNER_DB].cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-        )
-        tables = [row[0] for row in cursor.fetchall() if row[0] not in _KEEP_TABLES]
-        if tables:
+    """Empty every table that holds rows. Which ones do is asked in one query through
+    the system role (RLS is forced even on the owner); TRUNCATE of only those, as the
+    owner, is ~10x cheaper than truncating all ~90 tables after every test."""
+    if not _tables:
+        with connections[OWNER_DB].cursor() as cursor:
             cursor.execute(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                "ORDER BY c.relname"
+            )
+            _tables.extend(row[0] for row in cursor.fetchall() if row[0] not in _KEEP_TABLES)
+    probe = " UNION ALL ".join(
+        f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")"
+        for t in _tables
+    )
+    with connections["system"].cursor() as cursor:
+        cursor.execute(probe)
+        busy = [row[0] for row in cursor.fetchall()]
+    if busy:
+        with connections[OWNER_DB].cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in busy) + " RESTART IDENTITY CASCADE"
             )
 
 
