@@ -51,8 +51,7 @@ def truncate_all() -> None:
             )
             _tables.extend(row[0] for row in cursor.fetchall() if row[0] not in _KEEP_TABLES)
     probe = " UNION ALL ".join(
-        f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")"
-        for t in _tables
+        f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in _tables
     )
     with connections["system"].cursor() as cursor:
         cursor.execute(probe)
