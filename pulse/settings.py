@@ -248,6 +248,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 2.0,
         "options": {"queue": "notifications", "expires": 10},
     },
+    "remind-unacknowledged": {
+        "task": "alerting.tasks.remind_unacknowledged",
+        "schedule": 60.0,
+        "options": {"queue": "alerts", "expires": 50},
+    },
     "maintain-partitions": {
         "task": "monitors.tasks.maintain_partitions",
         "schedule": 3600.0,

@@ -45,6 +45,7 @@ def test_all_orgs_escape_is_used_only_by_listed_system_modules() -> None:
         "accounts/services.py",  # invitation lookup by token: the invitee is no member yet
         "accounts/api_keys.py",  # key lookup by token hash: the key names the org
         "alerting/engine.py",  # evaluates a batch of results for many orgs
+        "alerting/reminders.py",  # repeats unacknowledged incidents of every org
         "monitors/checks.py",  # loads a batch of due monitors for many orgs
         "notifications/delivery.py",  # the notifier claims outbox rows of every org
         "notifications/inbound.py",  # a Twilio callback names an account, not an org
@@ -72,6 +73,7 @@ def test_system_alias_is_used_only_by_the_db_layer_and_listed_modules() -> None:
         "monitors/checks.py",  # records a batch of results in one system transaction
         "monitors/events.py",  # publishes that batch after its commit
         "alerting/engine.py",  # evaluates that batch (many orgs) in the same transaction
+        "alerting/reminders.py",  # writes reminders for every org in one transaction
         "notifications/delivery.py",  # claims and finishes outbox rows across orgs
         "notifications/inbound.py",  # records a provider callback for whichever org it is
         "notifications/secrets.py",  # re-encrypts channel secrets of every org (rotation)

@@ -251,3 +251,38 @@ def test_staff_acknowledge_resolve_and_note_with_roles(
     assert {"incident.acknowledge", "incident.note", "incident.resolve"} <= actions
     incident.refresh_from_db(using="system")
     assert incident.acknowledged_by_id == operator.user.id and incident.resolution == "manual"
+
+
+def test_an_unacknowledged_down_incident_is_repeated_until_acknowledged(
+    owner: Member, setup: dict[str, Any]
+) -> None:
+    from alerting.reminders import send_due_reminders
+
+    monitor, web = setup["monitor"], setup["web"]
+    with tenancy.org_context(owner.org.id):
+        alert_services.rule_update(
+            actor=Actor(user=owner.user),
+            role=Role.OWNER,
+            rule=setup["paging"],
+            data={"repeat_minutes": 5},
+        )
+    web.set_failing(True)
+    for _ in range(3):
+        cycle(monitor)
+    incident = Incident.all_orgs.get(monitor=monitor)
+    assert send_due_reminders() == 0  # the down notification is fresh
+    Notification.all_orgs.filter(event="down").update(
+        created_at=timezone.now() - timedelta(minutes=6)
+    )
+    assert send_due_reminders() == 1
+    reminder = Notification.all_orgs.get(event="reminder")
+    assert reminder.channel_id == setup["pager"].id
+    assert reminder.payload["type"] == "monitor.reminder"
+    assert IncidentEvent.all_orgs.filter(incident=incident, kind="reminded").count() == 1
+    assert send_due_reminders() == 0  # the reminder itself is now the latest
+    Notification.all_orgs.update(created_at=timezone.now() - timedelta(minutes=6))
+    with tenancy.org_context(owner.org.id):
+        incident_services.incident_acknowledge(
+            incident=incident, actor=Actor(user=owner.user), role=Role.OWNER
+        )
+    assert send_due_reminders() == 0  # acknowledged: no more repeats
