@@ -44,3 +44,33 @@ def test_an_admin_change_is_audited_on_the_org(owner: Member) -> None:
 def test_non_staff_cannot_open_the_admin(owner: Member) -> None:
     response = owner.client().get(reverse("admin:index"))
     assert response.status_code == 302 and "/support/login" in response["Location"]
+
+
+def test_support_staff_see_monitors_incidents_and_deliveries_of_every_org(
+    owner: Member, outsider: Member
+) -> None:
+    from monitors.models import Monitor
+    from pulse import tenancy
+
+    for member, name in ((owner, "alpha-api"), (outsider, "beta-db")):
+        with tenancy.org_context(member.org.id):
+            Monitor.objects.create(name=name, type="tcp", target="127.0.0.1:9")
+    client = _staff_client()
+    page = client.get(reverse("admin:monitors_monitor_changelist"))
+    assert page.status_code == 200
+    assert b"alpha-api" in page.content and b"beta-db" in page.content
+    for name in (
+        "incidents_incident",
+        "notifications_notification",
+        "notifications_channel",
+        "alerting_alertrule",
+        "alerting_maintenancewindow",
+    ):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+    # Read-only: support cannot change a monitor behind the product's back.
+    monitor = Monitor.all_orgs.get(name="beta-db")
+    response = client.post(
+        reverse("admin:monitors_monitor_change", args=[monitor.id]), {"name": "hijacked"}
+    )
+    assert response.status_code == 403
+    assert Monitor.all_orgs.get(id=monitor.id).name == "beta-db"
