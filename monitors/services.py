@@ -88,7 +88,7 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_ALERT_INTS = {"fail_threshold": (1, 20), "recover_threshold": (1, 20), "window": (2, 100)}
+_ALERT_INTS = {"fail_threshold": (1, 100), "recover_threshold": (1, 100), "window": (2, 100)}
 _ALERT_RATIOS = ("degraded_ratio", "down_ratio", "flap_high", "flap_low")
 
 
