@@ -49,5 +49,4 @@ shell: bootstrap ## Django shell with the dev environment loaded
 	@$(DEVSTACK) exec -- python manage.py shell
 
 clean-run: ## stop private services and delete .run/ (all local db/redis data)
-	@if [ -x $(PY) ]; then $(DEVSTACK) down; fi
-	rm -rf .run
+	@if [ -x $(PY) ]; then $(DEVSTACK) clean; else rm -rf .run; fi

@@ -6,6 +6,7 @@ child that uses psycopg 3, which the venv always has).
 
     devstack.py up [--test]            start private services, create roles/dbs, write .run/env*
     devstack.py down                   stop private services (if running)
+    devstack.py clean                  stop them and delete their data (.run/ and the cluster)
     devstack.py exec [--test] -- CMD   up, then exec CMD with .run/env loaded (.venv/bin on PATH)
     devstack.py run                    up, setup_db, seed_demo, then web + worker + beat
     devstack.py test [PYTEST ARGS]     up (PULSE_ENV=test), then the gate: ruff, format, mypy,
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import fcntl
+import hashlib
 import json
 import os
 import pwd
@@ -45,7 +48,36 @@ from typing import IO, Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
-PG_DIR = RUN / "pg"
+PG_LINK = RUN / "pg"
+
+
+def others_can_traverse(path: Path) -> bool:
+    """True if a user who is neither owner nor group member may reach ``path``."""
+    for p in (path, *path.parents):
+        try:
+            if not p.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def pg_home() -> Path:
+    """Where the private cluster lives: ``.run/pg``, unless the server's OS user cannot
+    reach it. PostgreSQL refuses to run as root, so as root the cluster runs as the
+    ``postgres`` user, which cannot traverse a checkout in root's 0700 home or in a
+    ``mktemp -d`` folder. Then the cluster lives in a postgres-owned folder in /var/tmp
+    keyed by the checkout's path, and ``.run/pg`` is a symlink to it: the permissions of
+    the user's own folders are never changed."""
+    if PG_LINK.is_symlink():
+        return PG_LINK.resolve()
+    if PG_LINK.exists() or os.geteuid() != 0 or others_can_traverse(ROOT):
+        return PG_LINK
+    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"pulse-pg-{digest}"
+
+
+PG_DIR = pg_home()
 PG_DATA = PG_DIR / "data"
 PG_LOG = PG_DIR / "log"
 PG_SUPERPASS = PG_DIR / "superpass"
@@ -421,17 +453,19 @@ def pg_initdb() -> None:
         return
     if is_root():
         ensure_postgres_os_user()
-        # The postgres OS user must be able to reach .run/pg.
-        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(RUN)])
-        if probe.returncode != 0:
-            raise DevstackError(
-                f"the postgres OS user cannot traverse {RUN}; make its parent dirs o+x"
-            )
     if PG_DATA.exists():
-        log("removing a half-initialised .run/pg/data")
+        log(f"removing a half-initialised {PG_DATA}")
         shutil.rmtree(PG_DATA)
     PG_DIR.mkdir(parents=True, exist_ok=True)
     PG_DIR.chmod(0o700)
+    if PG_DIR != PG_LINK and not PG_LINK.is_symlink():
+        PG_LINK.symlink_to(PG_DIR)
+        log(f"the postgres OS user cannot reach {RUN}: its cluster lives in {PG_DIR}")
+    if is_root():
+        # The server runs as the postgres OS user: it must reach its data directory.
+        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(PG_DIR)])
+        if probe.returncode != 0:
+            raise DevstackError(f"the postgres OS user cannot traverse {PG_DIR}")
     read_or_create(PG_SUPERPASS, lambda: secrets.token_urlsafe(24))
     pg_chown()
     initdb = str(pg_bindir() / "initdb")
@@ -453,7 +487,7 @@ def pg_initdb() -> None:
             raise DevstackError(f"initdb failed:\n{res.stdout}{res.stderr}")
     PG_INIT_MARK.write_text("ok\n")
     pg_chown()
-    log(f"initialised PostgreSQL data dir {PG_DATA.relative_to(ROOT)}")
+    log(f"initialised PostgreSQL data dir {PG_DATA}")
 
 
 def pg_start(port: int, mode: str) -> None:
@@ -717,6 +751,15 @@ def down(only: Sequence[str] = ("postgres", "redis"), quiet: bool = False) -> No
             log("stopped private redis")
 
 
+def clean() -> None:
+    """Stop the private services and delete everything they keep: .run/ and, where the
+    cluster could not live inside it, the cluster's folder that .run/pg points to."""
+    down()
+    if PG_LINK.is_symlink():
+        shutil.rmtree(PG_LINK.resolve(), ignore_errors=True)
+    shutil.rmtree(RUN, ignore_errors=True)
+
+
 def down_at_end(only: Sequence[str]) -> None:
     """Stop services at the end of run/test unless another invocation still uses them."""
     if not only:
@@ -803,6 +846,19 @@ def install_stop_handlers() -> None:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
+    term_with_parent()
+
+
+def term_with_parent() -> None:
+    """A process manager's SIGTERM reaches `make` only, and make exits without passing
+    it on: its children would live on as orphans. Ask the kernel to send us SIGTERM when
+    the parent goes (Linux prctl PR_SET_PDEATHSIG), so `make run` and `make test` stop
+    cleanly however they are stopped."""
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent went before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # `run`: one-off steps before the long-running processes (python args, run from ROOT).
@@ -854,6 +910,8 @@ def cmd_run() -> int:
         # A small local service for the demo monitors to watch (scripts/demo_target.py).
         demo_port = pick_port({port})
         env["PULSE_DEMO_TARGET_URL"] = f"http://127.0.0.1:{demo_port}"
+        # Heartbeat URLs and alert links name the port this run serves on.
+        env.setdefault("PULSE_PUBLIC_URL", f"http://127.0.0.1:{port}")
         py = str(VENV_PY)
         for step in SETUP_STEPS:
             log(f"python {shlex.join(step)}")
@@ -954,6 +1012,7 @@ def cmd_test(pytest_args: list[str]) -> int:
             die(f"PULSE_TEST_ONLY={only!r}: only 'pytest' is supported", 2)
         steps = steps[-1:]
     take_lease()
+    term_with_parent()
     code = 0
     try:
         stack = up("test")
@@ -985,7 +1044,8 @@ def cmd_test(pytest_args: list[str]) -> int:
 
 # --------------------------------------------------------------------------- main
 USAGE = (
-    "usage: devstack.py up [--test] | down | exec [--test] -- CMD... | run | test [PYTEST ARGS...]"
+    "usage: devstack.py up [--test] | down | clean | exec [--test] -- CMD... | run"
+    " | test [PYTEST ARGS...]"
 )
 
 
@@ -1015,6 +1075,11 @@ def main(argv: list[str]) -> int:
             if rest:
                 die(f"down takes no arguments\n{USAGE}", 2)
             down()
+            return 0
+        if cmd == "clean":
+            if rest:
+                die(f"clean takes no arguments\n{USAGE}", 2)
+            clean()
             return 0
         if cmd == "exec":
             test = False
