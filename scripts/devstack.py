@@ -461,13 +461,13 @@ def pg_initdb() -> None:
     if PG_DIR != PG_LINK and not PG_LINK.is_symlink():
         PG_LINK.symlink_to(PG_DIR)
         log(f"the postgres OS user cannot reach {RUN}: its cluster lives in {PG_DIR}")
+    read_or_create(PG_SUPERPASS, lambda: secrets.token_urlsafe(24))
+    pg_chown()
     if is_root():
         # The server runs as the postgres OS user: it must reach its data directory.
         probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(PG_DIR)])
         if probe.returncode != 0:
             raise DevstackError(f"the postgres OS user cannot traverse {PG_DIR}")
-    read_or_create(PG_SUPERPASS, lambda: secrets.token_urlsafe(24))
-    pg_chown()
     initdb = str(pg_bindir() / "initdb")
     base = [
         initdb,
