@@ -35,7 +35,9 @@ def process(
     *,
     env: dict[str, str] | None = None,
     ready: Callable[[], bool] | None = None,
-    timeout: float = 30,
+    # Generous: a Django process starts in ~2 s on an idle machine, many times that on a
+    # busy one, and a fast start costs nothing.
+    timeout: float = 120,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``args`` in its own process group, logging to artifacts/<name>.log; stop
     the whole group afterwards (SIGTERM, then SIGKILL)."""

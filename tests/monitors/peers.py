@@ -96,10 +96,25 @@ class _Peer:
 # ---------------------------------------------------------------- HTTP(S)
 
 
+class _Gathering:
+    """``/together?n=N``: requests wait here until N of them are in flight at once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.arrived = 0
+        self.full = asyncio.Event()
+
+
 class WebPeer(_Peer):
     """aiohttp app on http://127.0.0.1:PORT and on two HTTPS ports whose
     certificates (from a trustme CA, see ``ca_path``) expire in 5 days and
-    expired yesterday."""
+    expired yesterday.
+
+    Two endpoints make concurrency tests independent of timing: ``/together?n=N``
+    answers 200 only once N requests are waiting at the same time (504 after 30 s
+    otherwise), and ``/hold`` answers only while the peer is not held (``hold()``,
+    ``release()``), so a test decides when a probe may finish.
+    """
 
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
@@ -125,8 +140,23 @@ class WebPeer(_Peer):
         self.port = 0
         self.https_port = 0
         self.expired_https_port = 0
+        self._gatherings: dict[int, _Gathering] = {}
 
     # -- controls for tests
+
+    def hold(self) -> None:
+        """``/hold`` requests wait from now on (already waiting ones keep waiting)."""
+        self._thread.call(self._set_released(False))
+
+    def release(self) -> None:
+        """Every waiting and future ``/hold`` request answers 200."""
+        self._thread.call(self._set_released(True))
+
+    async def _set_released(self, released: bool) -> None:
+        if released:
+            self._released.set()
+        else:
+            self._released.clear()
 
     def set_failing(self, failing: bool) -> None:
         """``/toggle`` answers 500 while failing, else 200."""
@@ -159,6 +189,24 @@ class WebPeer(_Peer):
         async def slow(request: web.Request) -> web.Response:
             await asyncio.sleep(int(request.query.get("ms", "100")) / 1000)
             return web.Response(text=f"{WELCOME}, slowly")
+
+        async def together(request: web.Request) -> web.Response:
+            size = int(request.query.get("n", "2"))
+            gathering = self._gatherings.get(size)
+            if gathering is None or gathering.full.is_set():
+                gathering = self._gatherings[size] = _Gathering(size)
+            gathering.arrived += 1
+            if gathering.arrived == size:
+                gathering.full.set()
+            try:
+                await asyncio.wait_for(gathering.full.wait(), timeout=30)
+            except TimeoutError:
+                return web.Response(status=504, text=f"fewer than {size} requests at once")
+            return web.Response(text=f"{WELCOME}, together")
+
+        async def hold(request: web.Request) -> web.Response:
+            await self._released.wait()
+            return web.Response(text=f"{WELCOME}, released")
 
         async def json_doc(request: web.Request) -> web.Response:
             return web.json_response(JSON_DOC)
@@ -197,6 +245,8 @@ class WebPeer(_Peer):
                 web.get("/ok", ok),
                 web.get("/fail", fail),
                 web.get("/slow", slow),
+                web.get("/together", together),
+                web.get("/hold", hold),
                 web.get("/json", json_doc),
                 web.get("/redirect", redirect),
                 web.get("/redirect-private", redirect_private),
@@ -214,6 +264,8 @@ class WebPeer(_Peer):
         return context
 
     async def _start(self) -> None:
+        self._released = asyncio.Event()
+        self._released.set()
         # handler_cancellation: a client that gave up (timeout tests) must not keep
         # a sleeping handler alive until teardown.
         self._runner = web.AppRunner(

@@ -29,7 +29,8 @@ def test_beat_and_workers_probe_every_monitor_once_per_due_time(
     ]
     ids = [m.id for m in monitors]
     with live.worker("all"), live.beat():
-        live.wait_for(lambda: len({r.monitor_id for r in _results(ids)}) == 30, timeout=40)
+        # Generous: on a busy machine beat and the worker take a while to start.
+        live.wait_for(lambda: len({r.monitor_id for r in _results(ids)}) == 30, timeout=120)
         time.sleep(0.5)
     results = _results(ids)
     keys = [(r.monitor_id, r.due_at) for r in results]
@@ -40,23 +41,28 @@ def test_beat_and_workers_probe_every_monitor_once_per_due_time(
 def test_a_batch_lost_with_a_killed_worker_is_probed_again_once(
     owner: Member, web: WebPeer, settings: Any
 ) -> None:
-    settings.CHECK_LEASE_GRACE = 1.0
+    settings.CHECK_LEASE_GRACE = 1.0  # the lease is due + 8 s + 1 s (ticks run here)
     monitors = [
-        make(owner, type="http", target=web.url("/slow?ms=2500"), timeout_seconds=4)
-        for _ in range(5)
+        make(owner, type="http", target=web.url("/hold"), timeout_seconds=8) for _ in range(5)
     ]
     ids = [m.id for m in monitors]
     Monitor.all_orgs.filter(id__in=ids).update(next_check_at=timezone.now())
-    before = web.hits["/slow"]
-    with live.worker("doomed") as doomed:
-        assert schedule_tick() == 5
-        live.wait_for(lambda: web.hits["/slow"] >= before + 5, timeout=20)
-        live.kill_group(doomed)  # kill -9 mid-probe: nothing gets recorded
+    before = web.hits["/hold"]
+    # The target answers only once released: the probes are certainly in flight when
+    # the worker dies, however slow the machine (unless it stalls for the 8 s timeout).
+    web.hold()
+    try:
+        with live.worker("doomed") as doomed:
+            assert schedule_tick() == 5
+            live.wait_for(lambda: web.hits["/hold"] >= before + 5, timeout=60)
+            live.kill_group(doomed)  # kill -9 mid-probe: nothing gets recorded
+    finally:
+        web.release()
     assert _results(ids) == []
     with live.worker("rescuer"):
         # The sweeper in the tick re-sends the batch once its lease has run out.
         live.wait_for(
-            lambda: schedule_tick() >= 0 and len(_results(ids)) == 5, timeout=30, interval=0.5
+            lambda: schedule_tick() >= 0 and len(_results(ids)) == 5, timeout=90, interval=0.5
         )
         time.sleep(1)
         schedule_tick()

@@ -32,7 +32,9 @@ def spec(
     kind: str,
     target: str,
     *,
-    timeout: float = 2.0,
+    # Generous: where a timeout is not what a test is about, a busy machine must not
+    # turn a slow answer into a failure.
+    timeout: float = 10.0,
     degraded_ms: int | None = None,
     ca_bundle: str | None = None,
     **config: Any,
@@ -68,7 +70,7 @@ def test_http_ok_with_keyword(web: WebPeer) -> None:
     assert result.outcome is Outcome.OK, result
     assert result.status_code == 200
     assert result.error == ""
-    assert result.latency_ms is not None and 0 < result.latency_ms < 2000
+    assert result.latency_ms is not None and result.latency_ms > 0
     assert result.details["response_bytes"] == len("Welcome to Pulse")
     assert result.details["address"] == "127.0.0.1"
 
@@ -165,14 +167,15 @@ def test_http_slower_than_latency_degraded_is_slow(web: WebPeer) -> None:
     result = probe("http", web.url("/slow?ms=200"), degraded_ms=50)
     assert result.outcome is Outcome.SLOW, result
     assert "above 50 ms" in result.error
-    assert probe("http", web.url("/slow?ms=1"), degraded_ms=1500).outcome is Outcome.OK
+    assert probe("http", web.url("/slow?ms=1"), degraded_ms=5000).outcome is Outcome.OK
 
 
 def test_http_timeout(web: WebPeer) -> None:
     started = time.monotonic()
-    result = probe("http", web.url("/slow?ms=5000"), timeout=0.5)
+    result = probe("http", web.url("/slow?ms=60000"), timeout=0.5)
     assert_fail(result, "timed out after 0.5 s")
-    assert time.monotonic() - started < 2
+    # Cut off, not answered: the target takes a minute (a bound far from both).
+    assert time.monotonic() - started < 30
 
 
 def test_http_connection_refused(web: WebPeer, tcp: TcpPeer) -> None:
@@ -195,14 +198,12 @@ def test_http_redirect_not_followed_when_disabled(web: WebPeer) -> None:
 
 
 def test_http_redirect_to_a_private_address_is_refused_before_connecting(web: WebPeer) -> None:
-    started = time.monotonic()
-    result = probe("http", web.url("/redirect-private"), timeout=5, allow_cidrs=["127.0.0.1/32"])
+    result = probe("http", web.url("/redirect-private"), allow_cidrs=["127.0.0.1/32"])
+    # A connect attempt to 127.0.0.2:9 would fail with another text ("connection refused").
     assert_fail(
         result,
         f"redirect to {PRIVATE_REDIRECT} refused: destination 127.0.0.2 is not a public address",
     )
-    # A connect attempt to 127.0.0.2:9 would fail with another text.
-    assert time.monotonic() - started < 2
 
 
 def test_http_redirect_loop_stops_after_five(web: WebPeer) -> None:
@@ -276,8 +277,10 @@ def test_tcp_expect_greeting_and_echo(tcp: TcpPeer) -> None:
 
 
 def test_tcp_expect_mismatch(tcp: TcpPeer) -> None:
-    result = probe("tcp", tcp.target(), expect="PONG", timeout=0.5)
-    assert_fail(result, "expected 'PONG' not received within 0.5 s (got 'HELLO\\n')")
+    # The greeting must arrive before the timeout for the text to quote it: 2 s leaves
+    # the peer's thread room on a busy machine.
+    result = probe("tcp", tcp.target(), expect="PONG", timeout=2.0)
+    assert_fail(result, "expected 'PONG' not received within 2.0 s (got 'HELLO\\n')")
 
 
 def test_tcp_connection_refused(tcp: TcpPeer) -> None:
@@ -404,10 +407,9 @@ def test_dns_expected_mismatch(dns: DnsPeer) -> None:
 
 
 def test_dns_resolver_timeout(dns: DnsPeer) -> None:
-    started = time.monotonic()
     result = probe("dns", "ok.pulse.test", resolver="127.0.0.1", port=dns.silent_port, timeout=0.5)
+    # The probe's own text: the runner's backstop (0.5 s + 1 s) would say less.
     assert_fail(result, f"timed out after 0.5 s waiting for 127.0.0.1:{dns.silent_port}")
-    assert time.monotonic() - started < 2
 
 
 def test_dns_resolver_must_pass_the_egress_guard() -> None:
@@ -421,10 +423,14 @@ def test_dns_resolver_must_pass_the_egress_guard() -> None:
 def test_run_probes_runs_a_mixed_batch_concurrently_in_order(
     web: WebPeer, tcp: TcpPeer, dns: DnsPeer
 ) -> None:
+    # /together?n=5 answers only while five such requests are in flight at once (else
+    # 504 after 30 s, past the probes' timeout): the 25 of them prove concurrency
+    # without timing anything.
+    timeout = 20.0
     kinds = [
         (spec("http", web.url("/ok")), Outcome.OK),
         (spec("http", web.url("/fail")), Outcome.FAIL),
-        (spec("http", web.url("/slow?ms=300")), Outcome.OK),
+        (spec("http", web.url("/together?n=5"), timeout=timeout), Outcome.OK),
         (spec("tcp", tcp.target()), Outcome.OK),
         (spec("tcp", tcp.target("closed_port")), Outcome.FAIL),
         (spec("dns", "ok.pulse.test", resolver="127.0.0.1", port=dns.port), Outcome.OK),
@@ -432,14 +438,12 @@ def test_run_probes_runs_a_mixed_batch_concurrently_in_order(
         (spec("icmp", "127.0.0.1", count=1), Outcome.OK),
     ]
     batch = [kinds[i % len(kinds)] for i in range(200)]
-    started = time.monotonic()
     results = run_probes_sync([s for s, _ in batch], concurrency=100)
-    elapsed = time.monotonic() - started
     assert len(results) == 200
-    assert [r.outcome for r in results] == [expected for _, expected in batch]
+    assert [r.outcome for r in results] == [expected for _, expected in batch], [
+        r.error for r in results if r.error
+    ][:5]
     assert [r.status_code for r in results[:3]] == [200, 500, 200]
-    # 25 slow requests of 300 ms each: run one after another they would take 7.5 s.
-    assert elapsed < 4
 
 
 def test_a_probe_that_raises_becomes_a_fail_result(
@@ -473,20 +477,24 @@ def test_a_probe_that_overruns_its_deadline_is_cut_off(monkeypatch: pytest.Monke
     started = time.monotonic()
     [result] = run_probes_sync([ProbeSpec(uuid.uuid4(), "tcp", "x:1", 0.2, {})])
     assert_fail(result, "timed out after 0.2 s")
-    assert time.monotonic() - started < 2
+    # Cut off by the backstop, not finished: the probe sleeps a minute.
+    assert time.monotonic() - started < 30
 
 
 def test_start_at_holds_each_probe_until_its_time(tcp: TcpPeer) -> None:
+    started = time.monotonic()  # before ``now``: elapsed then covers the whole hold
     now = time.time()
-    started = time.monotonic()
     late, due = run_probes_sync(
         [spec("tcp", tcp.target()), spec("tcp", tcp.target())], start_at=[now - 5, now + 0.4]
     )
     elapsed = time.monotonic() - started
     assert late.outcome is due.outcome is Outcome.OK
-    assert 0.4 <= elapsed < 2
-    # The wait is not latency.
-    assert due.latency_ms is not None and due.latency_ms < 300
+    # Held until its time (10 ms for uvloop's millisecond timers), and not for the
+    # 60 s a start time taken for milliseconds would mean.
+    assert 0.39 <= elapsed < 30
+    # The wait is not latency: the probe started 0.4 s in, so its latency fits in what
+    # was left; counted from the start, it would exceed that.
+    assert due.latency_ms is not None and due.latency_ms < (elapsed - 0.39) * 1000
     with pytest.raises(ValueError):
         run_probes_sync([spec("tcp", tcp.target())], start_at=[])
 
