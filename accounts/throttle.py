@@ -35,12 +35,15 @@ def login_throttle(request: HttpRequest, email: str) -> Throttle:
         ("login:ip", lambda group, req: client_ip(req) or "unknown", settings.LOGIN_RATE_PER_IP),
         ("login:account", lambda group, req: account, settings.LOGIN_RATE_PER_ACCOUNT),
     )
-    retry_after = 0
+    limited, retry_after = False, 0
     for group, key, rate in checks:
         usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
-        if usage and usage["should_limit"]:
-            retry_after = max(retry_after, int(usage["time_left"]))
-    return Throttle(limited=retry_after > 0, retry_after=retry_after)
+        # count 0 is django-ratelimit's "the cache failed" answer, which stays open.
+        if usage and usage["should_limit"] and usage["count"]:
+            limited = True
+            # time_left is 0 in the window's last second (whole seconds): still limited.
+            retry_after = max(retry_after, int(usage["time_left"]), 1)
+    return Throttle(limited=limited, retry_after=retry_after)
 
 
 def _failures_key(email: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
+import zlib
 from typing import Any
 
 import argon2
@@ -16,6 +19,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import AuditLog, Membership, Organization, Role, Session, User
 from pulse import tenancy
+from tests.clock import stop_rate_clocks
 from tests.conftest import PASSWORD, Member
 
 # Per-response randomness: the masked CSRF token and the CSP nonce.
@@ -109,7 +113,10 @@ def test_five_failures_lock_the_account_even_for_the_right_password(owner: Membe
     assert "_auth_user_id" not in client.session
 
 
-def test_login_is_rate_limited_per_ip_with_429(owner: Member, settings: Any) -> None:
+def test_login_is_rate_limited_per_ip_with_429(
+    owner: Member, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop_rate_clocks(monkeypatch)  # no window ends between the attempts
     settings.LOGIN_RATE_PER_IP = "3/m"
     client = Client()
     codes = [_login(client, f"nobody{i}@x.test", "pw", ip="10.1.1.1").status_code for i in range(4)]
@@ -118,10 +125,29 @@ def test_login_is_rate_limited_per_ip_with_429(owner: Member, settings: Any) -> 
     assert _login(client, owner.user.email, PASSWORD, ip="10.1.1.2").status_code == 302
 
 
-def test_login_is_rate_limited_per_account_across_ips(owner: Member, settings: Any) -> None:
+def test_login_is_rate_limited_per_account_across_ips(
+    owner: Member, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop_rate_clocks(monkeypatch)  # no window ends between the attempts
     settings.LOGIN_RATE_PER_ACCOUNT = "2/m"
     codes = [
         _login(Client(), owner.user.email, "bad", ip=f"10.2.0.{i}").status_code for i in range(3)
+    ]
+    assert codes == [200, 200, 429]
+
+
+def test_the_limit_holds_in_the_last_second_of_its_window(
+    owner: Member, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """django-ratelimit counts whole seconds: in a window's last second it reports 0 s
+    left. That second must still refuse (it once let every attempt through)."""
+    settings.LOGIN_RATE_PER_ACCOUNT = "2/m"
+    account = hashlib.sha256(owner.user.email.lower().encode()).hexdigest()
+    minute = int(time.time()) // 60 * 60
+    # django-ratelimit ends each key's window at a key-dependent second of the minute.
+    stop_rate_clocks(monkeypatch, at=float(minute + zlib.crc32(account.encode()) % 60))
+    codes = [
+        _login(Client(), owner.user.email, "bad", ip=f"10.3.0.{i}").status_code for i in range(3)
     ]
     assert codes == [200, 200, 429]
 
