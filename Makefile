@@ -10,7 +10,7 @@ DEVSTACK := $(PY) scripts/devstack.py
 # Extra arguments: `make test ARGS="-k checks -x"` (passed to the final pytest step).
 ARGS ?=
 
-.PHONY: help bootstrap run test lint bench services-up services-down shell clean-run
+.PHONY: help bootstrap run test lint bench faults services-up services-down shell clean-run
 
 help: ## list targets
 	@echo "Pulse targets:"
@@ -38,6 +38,9 @@ bench: bootstrap ## all benchmarks: check cycle vs naive, alert latency, ingest 
 	@$(DEVSTACK) exec -- python -m bench $(ARGS)
 	@$(DEVSTACK) exec -- python -m bench.alerts
 	@$(DEVSTACK) exec -- python -m bench.ingest
+
+faults: bootstrap ## fault suite: kill -9 each process, restart Redis/PostgreSQL (own private servers; artifacts/faults.json)
+	@$(PY) -m bench.faults $(ARGS)
 
 services-up: bootstrap ## start private postgres + redis and write .run/env
 	@$(DEVSTACK) up

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connections
 
 from pulse.db import SYSTEM_DB
@@ -249,10 +250,22 @@ class AsyncPinger:
             )
             await pool.open()
             self._pool = pool
+        try:
+            row = await self._execute(token, kind)
+        except psycopg.OperationalError:
+            # The pool's connections died with the server (a PostgreSQL restart): drop
+            # every broken idle one and try once more, rather than answer 500 once per
+            # pooled connection after the server is back (measured by make faults). The
+            # statement is idempotent. Checking on failure only keeps the hot path at one
+            # round trip.
+            await self._pool.check()
+            row = await self._execute(token, kind)
+        return (row[0], row[1], row[2]) if row else None
+
+    async def _execute(self, token: str, kind: str) -> Any:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(PING_SQL[kind], [token])
-            row = await cursor.fetchone()
-        return (row[0], row[1], row[2]) if row else None
+            return await cursor.fetchone()
 
 
 def set_next_check(pairs: Sequence[tuple[uuid.UUID, datetime]]) -> None:
