@@ -41,14 +41,16 @@ from accounts.views import INVALID_MESSAGE, LOCKED_MESSAGE, user_of
 from pulse import tenancy
 from pulse.api import Cursor, SessionAuthentication
 from pulse.api_auth import (
-    LimitedJSONParser,
     TenantAPI,
     actor_of,
     model_only,
+    never_store,
     role_of,
     translate_exception,
 )
 from pulse.api_docs import BAD_REQUEST, ProblemSerializer
+from pulse.api_input import refuse_body
+from pulse.api_json import LimitedJSONParser
 from pulse.errors import PROBLEM_CONTENT_TYPE, problem_response
 
 
@@ -72,6 +74,18 @@ class _AuthView(APIView):
     # no user to describe or log out.
     authentication_classes: list[Any] = [SessionAuthentication]
     parser_classes = [LimitedJSONParser]
+    # False: a non-empty body is refused (pulse.api_input), not ignored.
+    takes_body = True
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not self.takes_body and hasattr(self, (request.method or "").lower()):
+            refuse_body(request)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        return never_store(super().finalize_response(request, response, *args, **kwargs))
 
     def handle_exception(self, exc: Exception) -> Response:
         return super().handle_exception(translate_exception(exc))
@@ -129,6 +143,8 @@ class LoginView(_Unauthenticated):
 
 
 class LogoutView(_AuthView):
+    takes_body = False
+
     @extend_schema(
         request=None,
         responses={204: None},
@@ -272,7 +288,7 @@ class MemberViewSet(TenantAPI, viewsets.GenericViewSet):
 
     def partial_update(self, request: Request, id: str) -> Response:
         membership = self.get_member()
-        data = MemberRoleSerializer(data=request.data)
+        data = MemberRoleSerializer(data=request.data, current=membership)
         data.is_valid(raise_exception=True)
         membership = services.membership_set_role(
             actor=actor_of(request),

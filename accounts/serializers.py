@@ -3,21 +3,22 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, ApiScope, AuditLog, Invitation, Membership, Role
 from pulse.api_docs import EnumField
+from pulse.api_input import StrictInput
 
 
-class SignupSerializer(serializers.Serializer):
+class SignupSerializer(StrictInput):
     name = serializers.CharField(max_length=120)
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=256)
     org_name = serializers.CharField(max_length=120)
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(StrictInput):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=256)
 
 
-class SwitchOrgSerializer(serializers.Serializer):
+class SwitchOrgSerializer(StrictInput):
     org = serializers.UUIDField()
 
 
@@ -91,7 +92,9 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
         read_only_fields = fields
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(StrictInput):
+    echo_of = ApiKeySerializer
+
     name = serializers.CharField(max_length=120)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiScope.choices), min_length=1, max_length=3
@@ -112,7 +115,9 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberRoleSerializer(serializers.Serializer):
+class MemberRoleSerializer(StrictInput):
+    echo_of = MemberSerializer
+
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -149,7 +154,9 @@ class InvitationSerializer(serializers.ModelSerializer):
         return "pending" if invitation.is_pending() else "expired"
 
 
-class InvitationCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(StrictInput):
+    echo_of = InvitationSerializer
+
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
 

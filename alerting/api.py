@@ -87,7 +87,7 @@ class AlertRuleViewSet(TenantAPI, viewsets.GenericViewSet):
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         rule = self.get_rule()
-        data = AlertRuleWriteSerializer(data=request.data, partial=partial)
+        data = AlertRuleWriteSerializer(data=request.data, partial=partial, current=rule)
         data.is_valid(raise_exception=True)
         rule = services.rule_update(
             actor=actor_of(request), role=role_of(request), rule=rule, data=data.to_service_data()

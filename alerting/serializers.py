@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from alerting.models import AlertRule, MaintenanceWindow, MonitorScope, RuleEvent
 from monitors.serializers import validate_time_zone
+from pulse.api_input import StrictInput
 
 ALL = "all"
 MAX_IDS = 500
@@ -87,7 +88,9 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         return [str(link.channel_id) for link in rule.alertrulechannel_set.all()]
 
 
-class AlertRuleWriteSerializer(serializers.Serializer):
+class AlertRuleWriteSerializer(StrictInput):
+    echo_of = AlertRuleSerializer
+
     name = serializers.CharField(max_length=200)
     enabled = serializers.BooleanField(required=False)
     monitors = MonitorsField(required=False)
@@ -154,7 +157,9 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         return [str(link.monitor_id) for link in window.maintenancewindowmonitor_set.all()]
 
 
-class MaintenanceWindowWriteSerializer(serializers.Serializer):
+class MaintenanceWindowWriteSerializer(StrictInput):
+    echo_of = MaintenanceWindowSerializer
+
     name = serializers.CharField(max_length=200)
     enabled = serializers.BooleanField(required=False, default=True)
     all_monitors = serializers.BooleanField(required=False, default=False)

@@ -48,6 +48,7 @@ class IncidentViewSet(TenantAPI, viewsets.GenericViewSet):
     serializer_class = IncidentSerializer
     pagination_class = IncidentCursor
     queryset = model_only(Incident)
+    body_actions = frozenset({"resolve", "notes"})
     required_perms = {
         "acknowledge": Perm.INCIDENT_RESPOND,
         "resolve": Perm.INCIDENT_RESPOND,

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from incidents.models import EventKind, Incident, IncidentEvent, IncidentStatus, Severity
 from incidents.services import MAX_NOTE
 from pulse.api_docs import EnumField
+from pulse.api_input import StrictInput
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):
@@ -68,9 +69,9 @@ class IncidentFilterSerializer(serializers.Serializer):
     monitor = serializers.UUIDField(required=False)
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(StrictInput):
     note = serializers.CharField(max_length=MAX_NOTE, required=False, allow_blank=True, default="")
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(StrictInput):
     text = serializers.CharField(max_length=MAX_NOTE)

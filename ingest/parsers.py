@@ -35,13 +35,14 @@ of half-stored data only later.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from pulse import api_json
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SAMPLES = 10_000
@@ -169,20 +170,13 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def load_json(body: bytes) -> Any:
-    """JSON without the NaN/Infinity extensions Python accepts by default."""
+    """The API's one JSON reader (strict UTF-8, no NaN, no NUL or lone surrogates,
+    bounded depth), its refusals as this module's 400s."""
     try:
-        text = body.decode("utf-8")  # json.loads(bytes) would also guess UTF-16/32
-    except UnicodeDecodeError as exc:
-        raise IngestError("The body is not UTF-8 text.") from exc
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise IngestError(f"The body is not valid JSON: {exc}") from exc
+        return api_json.load_json(body)
+    except api_json.JSONBodyError as exc:
+        raise IngestError(exc.detail, errors=exc.errors or None) from exc
 
 
 def parse_json(body: bytes, *, now: float) -> Batch:

@@ -101,7 +101,7 @@ class MonitorViewSet(TenantAPI, viewsets.GenericViewSet):
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         monitor = self.get_monitor()
-        data = MonitorUpdateSerializer(data=request.data, partial=partial)
+        data = MonitorUpdateSerializer(data=request.data, partial=partial, current=monitor)
         data.is_valid(raise_exception=True)
         monitor = services.monitor_update(
             actor=actor_of(request), monitor=monitor, data=data.to_service_data()

@@ -19,25 +19,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from django.core.exceptions import ValidationError
 
+from monitors import limits
+
 MONITOR_TYPES = ("http", "tcp", "icmp", "dns", "push", "metric")
 PROBE_TYPES = ("http", "tcp", "icmp", "dns")
-MIN_INTERVAL = 10
-MAX_INTERVAL = 86400
-MIN_TIMEOUT = 1
-MAX_TIMEOUT = 60
+MIN_INTERVAL = int(limits.INTERVAL_SECONDS.low)
+MAX_INTERVAL = int(limits.INTERVAL_SECONDS.high)
+MIN_TIMEOUT = int(limits.TIMEOUT_SECONDS.low)
+MAX_TIMEOUT = int(limits.TIMEOUT_SECONDS.high)
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 JSON_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "exists")
 NUMERIC_JSON_OPS = ("lt", "le", "gt", "ge")
 DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS")
 METRIC_OPS = ("gt", "ge", "lt", "le")
-MAX_KEYWORD = 1000
-MAX_URL = 2048
-MAX_BODY = 64 * 1024
-MAX_HEADERS = 50
-MAX_TCP_PAYLOAD = 1000
-MAX_PING_COUNT = 10
-MAX_DNS_EXPECTED = 20
+MAX_KEYWORD = limits.KEYWORD
+MAX_URL = limits.TARGET
+MAX_BODY = limits.BODY
+MAX_HEADERS = limits.HEADERS
+MAX_TCP_PAYLOAD = limits.TCP_PAYLOAD
+MAX_PING_COUNT = int(limits.CONFIG_INTS["count"].high)
+MAX_DNS_EXPECTED = limits.DNS_EXPECTED
 
 URL_MESSAGE = "Enter a full URL starting with http:// or https://"
 PORT_MESSAGE = "Port must be between 1 and 65535"
@@ -218,14 +220,17 @@ def _int_setting(
     key: str,
     *,
     default: int | None,
-    low: int,
-    high: int,
 ) -> int | None:
+    """A whole-number setting within its bound in ``limits.CONFIG_INTS``."""
+    bound = limits.CONFIG_INTS[key]
     value = config.get(key, default)
     if value is None:
         return None
-    if not _is_int(value) or not low <= value <= high:
-        errors.add(f"config.{key}", f"Enter a whole number between {low} and {high}")
+    if not _is_int(value) or value not in bound:
+        errors.add(
+            f"config.{key}",
+            f"Enter a whole number between {bound.whole_low} and {bound.whole_high}",
+        )
         return default
     return int(value)
 
@@ -312,7 +317,10 @@ def _http_target(errors: _Errors, target: str) -> str:
         userinfo = parts.netloc.rpartition("@")[0]
         netloc = f"{userinfo}@{netloc}"
     # The fragment is never sent to the server, so it is dropped.
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+    url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+    if len(url) > limits.TARGET:  # an IDNA host can make the stored form longer
+        errors.add("target", f"Keep the URL under {limits.TARGET} characters")
+    return url
 
 
 def _http_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,7 +346,7 @@ def _http_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
                 errors.add("config.headers", f"Header {name!r} must not contain line breaks")
             elif not _HEADER_NAME.match(name):
                 errors.add("config.headers", f"{name!r} is not a valid header name")
-            elif len(value) > 8192:
+            elif len(value) > limits.HEADER_VALUE:
                 errors.add("config.headers", f"Header {name!r} is too long")
             else:
                 clean_headers[name] = value
@@ -365,7 +373,7 @@ def _http_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
     out["keyword"] = _str_setting(errors, config, "keyword", max_length=MAX_KEYWORD)
     out["keyword_absent"] = _str_setting(errors, config, "keyword_absent", max_length=MAX_KEYWORD)
 
-    json_path = _str_setting(errors, config, "json_path", max_length=500).strip()
+    json_path = _str_setting(errors, config, "json_path", max_length=limits.JSON_PATH).strip()
     if json_path:
         try:
             out["json_path"] = format_json_path(parse_json_path(json_path))
@@ -401,13 +409,9 @@ def _http_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
         out["json_op"] = "eq"
         out["json_expected"] = None
 
-    out["max_response_ms"] = _int_setting(
-        errors, config, "max_response_ms", default=None, low=1, high=MAX_TIMEOUT * 1000
-    )
+    out["max_response_ms"] = _int_setting(errors, config, "max_response_ms", default=None)
     out["follow_redirects"] = _bool_setting(errors, config, "follow_redirects", True)
-    out["tls_expiry_days"] = _int_setting(
-        errors, config, "tls_expiry_days", default=14, low=0, high=365
-    )
+    out["tls_expiry_days"] = _int_setting(errors, config, "tls_expiry_days", default=14)
     out["verify_tls"] = _bool_setting(errors, config, "verify_tls", True)
     return out
 
@@ -449,8 +453,8 @@ def _host_target(errors: _Errors, target: str) -> str:
 
 def _icmp_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "count": _int_setting(errors, config, "count", default=3, low=1, high=MAX_PING_COUNT),
-        "max_loss_pct": _int_setting(errors, config, "max_loss_pct", default=0, low=0, high=99),
+        "count": _int_setting(errors, config, "count", default=3),
+        "max_loss_pct": _int_setting(errors, config, "max_loss_pct", default=0),
     }
 
 
@@ -479,7 +483,7 @@ def _dns_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
     out["resolver"] = resolver
 
     port = config.get("port", 53)
-    if not _is_int(port) or not 1 <= port <= 65535:
+    if not _is_int(port) or port not in limits.CONFIG_INTS["port"]:
         errors.add("config.port", PORT_MESSAGE)
         port = 53
     out["port"] = port
@@ -502,12 +506,14 @@ def _dns_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _push_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "grace_seconds": _int_setting(
-            errors, config, "grace_seconds", default=60, low=0, high=MAX_INTERVAL
-        )
+        "grace_seconds": _int_setting(errors, config, "grace_seconds", default=60)
     }
     cron = config.get("cron") or ""
-    if not isinstance(cron, str) or (cron.strip() and not croniter.is_valid(cron.strip())):
+    if (
+        not isinstance(cron, str)
+        or len(cron) > limits.CRON
+        or (cron.strip() and not croniter.is_valid(cron.strip()))
+    ):
         errors.add("config.cron", "Not a valid cron expression")
         cron = ""
     out["cron"] = " ".join(cron.split())
@@ -543,9 +549,7 @@ def _metric_config(errors: _Errors, config: Mapping[str, Any]) -> dict[str, Any]
         errors.add("config.threshold", "Enter a number")
         threshold = 0
     out["threshold"] = threshold
-    out["for_seconds"] = _int_setting(
-        errors, config, "for_seconds", default=0, low=0, high=MAX_INTERVAL
-    )
+    out["for_seconds"] = _int_setting(errors, config, "for_seconds", default=0)
     return out
 
 

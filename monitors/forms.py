@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from alerting.machine import Settings
+from monitors import limits
 from monitors.config import (
     DNS_RECORD_TYPES,
     HTTP_METHODS,
@@ -127,22 +128,59 @@ def _number(**attrs: str) -> forms.NumberInput:
     return forms.NumberInput(attrs={"inputmode": "numeric", **attrs})
 
 
-def _opt_int(
-    label: str, help_text: str = "", initial: int | None = None, **attrs: str
+def _int(
+    bound: limits.Bound,
+    label: str,
+    help_text: str = "",
+    initial: int | None = None,
+    *,
+    required: bool = True,
+    scale: int = 1,
+    **attrs: str,
 ) -> forms.IntegerField:
+    """A whole-number input bounded by ``bound`` from monitors.limits (``scale``
+    100: a ratio shown as percent), in the browser and on the server."""
+    if scale == 1:
+        low, high = bound.whole_low, bound.whole_high
+    else:
+        low = int(bound.low * scale) + (1 if bound.above else 0)
+        high = int(bound.high * scale)
     return forms.IntegerField(
-        label=label, required=False, help_text=help_text, initial=initial, widget=_number(**attrs)
+        label=label,
+        required=required,
+        help_text=help_text,
+        initial=initial,
+        min_value=low,
+        max_value=high,
+        error_messages=dict.fromkeys(
+            ("min_value", "max_value"), f"Enter a whole number between {low} and {high}."
+        ),
+        widget=_number(min=str(low), max=str(high), step="1", **attrs),
     )
 
 
+def _opt_int(
+    key: str, label: str, help_text: str = "", initial: int | None = None
+) -> forms.IntegerField:
+    """An optional ``config`` setting, bounded by limits.CONFIG_INTS[key]."""
+    return _int(limits.CONFIG_INTS[key], label, help_text, initial, required=False)
+
+
 def _opt_text(
-    label: str, help_text: str = "", *, strip: bool = True, initial: str = "", **attrs: str
+    label: str,
+    help_text: str = "",
+    *,
+    max_length: int,
+    strip: bool = True,
+    initial: str = "",
+    **attrs: str,
 ) -> forms.CharField:
     """Optional text; ``strip=False`` where spaces are part of what is matched."""
     return forms.CharField(
         label=label,
         required=False,
         strip=strip,
+        max_length=max_length,
         help_text=help_text,
         initial=initial or None,
         widget=forms.TextInput(attrs={"spellcheck": "false", **attrs}),
@@ -174,92 +212,64 @@ class MonitorForm(forms.Form):
     )
     name = forms.CharField(
         label="Name",
-        max_length=200,
+        max_length=limits.NAME,
         error_messages={"required": "Give the monitor a name."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "Checkout API"}),
     )
     target = forms.CharField(
-        label="Target", required=False, max_length=2048, widget=forms.TextInput()
+        label="Target", required=False, max_length=limits.TARGET, widget=forms.TextInput()
     )
-    interval_seconds = forms.IntegerField(
-        label="Check every (seconds)",
-        initial=60,
-        help_text="From 10 seconds to 24 hours (86400).",
-        widget=_number(min="10", max="86400", step="1"),
+    interval_seconds = _int(
+        limits.INTERVAL_SECONDS,
+        "Check every (seconds)",
+        f"From {limits.INTERVAL_SECONDS.whole_low} seconds to 24 hours "
+        f"({limits.INTERVAL_SECONDS.whole_high}).",
+        60,
     )
-    timeout_seconds = forms.IntegerField(
-        label="Timeout (seconds)",
-        initial=10,
-        help_text="1 to 60, and shorter than the interval.",
-        widget=_number(min="1", max="60", step="1"),
+    timeout_seconds = _int(
+        limits.TIMEOUT_SECONDS,
+        "Timeout (seconds)",
+        f"{limits.TIMEOUT_SECONDS.whole_low} to {limits.TIMEOUT_SECONDS.whole_high}, "
+        "and shorter than the interval.",
+        10,
     )
-    latency_degraded_ms = forms.IntegerField(
-        label="Degraded above (ms)",
+    latency_degraded_ms = _int(
+        limits.LATENCY_DEGRADED_MS,
+        "Degraded above (ms)",
+        "A response slower than this counts as degraded. Empty: no limit.",
         required=False,
-        min_value=1,
-        help_text="A response slower than this counts as degraded. Empty: no limit.",
-        widget=_number(min="1", step="1"),
     )
     tags = forms.CharField(
         label="Tags",
         required=False,
-        max_length=1000,
+        max_length=limits.TAGS_TEXT,
         help_text="Comma-separated, e.g. production, api. Alert rules can match tags.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
     # ------------------------------------------------- alerting ("Advanced")
-    fail_threshold = forms.IntegerField(
-        label="Down after failures in a row",
-        initial=3,
-        min_value=1,
-        max_value=100,
-        widget=_number(min="1", max="100"),
+    fail_threshold = _int(
+        limits.ALERT_INTS["fail_threshold"], "Down after failures in a row", "", 3
     )
-    recover_threshold = forms.IntegerField(
-        label="Up after successes in a row",
-        initial=2,
-        min_value=1,
-        max_value=100,
-        widget=_number(min="1", max="100"),
+    recover_threshold = _int(
+        limits.ALERT_INTS["recover_threshold"], "Up after successes in a row", "", 2
     )
-    window = forms.IntegerField(
-        label="Window (checks)",
-        initial=20,
-        min_value=2,
-        max_value=100,
-        help_text="How many recent checks the ratios and flap detection look at.",
-        widget=_number(min="2", max="100"),
+    window = _int(
+        limits.ALERT_INTS["window"],
+        "Window (checks)",
+        "How many recent checks the ratios and flap detection look at.",
+        20,
     )
-    degraded_ratio = forms.IntegerField(
-        label="Degraded at failure share (%)",
-        initial=20,
-        min_value=0,
-        max_value=100,
-        widget=_number(min="0", max="100"),
+    degraded_ratio = _int(limits.RATIO, "Degraded at failure share (%)", "", 20, scale=100)
+    down_ratio = _int(limits.RATIO, "Down at failure share (%)", "", 50, scale=100)
+    flap_high = _int(
+        limits.RATIO,
+        "Flapping starts above (%)",
+        "State changes in the window, weighted towards recent checks.",
+        30,
+        scale=100,
     )
-    down_ratio = forms.IntegerField(
-        label="Down at failure share (%)",
-        initial=50,
-        min_value=1,
-        max_value=100,
-        widget=_number(min="1", max="100"),
-    )
-    flap_high = forms.IntegerField(
-        label="Flapping starts above (%)",
-        initial=30,
-        min_value=0,
-        max_value=100,
-        help_text="State changes in the window, weighted towards recent checks.",
-        widget=_number(min="0", max="100"),
-    )
-    flap_low = forms.IntegerField(
-        label="Flapping stops below (%)",
-        initial=25,
-        min_value=0,
-        max_value=100,
-        widget=_number(min="0", max="100"),
-    )
+    flap_low = _int(limits.RATIO, "Flapping stops below (%)", "", 25, scale=100)
 
     # ----------------------------------------------------------------- http
     config_method = forms.ChoiceField(
@@ -269,42 +279,54 @@ class MonitorForm(forms.Form):
         label="Accepted status codes",
         initial="200-299",
         required=False,
+        max_length=limits.KEYWORD,
         help_text="Codes or ranges, comma-separated: 200-299, 301",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
     )
     config_headers = forms.CharField(
         label="Request headers",
         required=False,
+        max_length=limits.HEADERS * (limits.HEADER_VALUE + 100),
         help_text="One per line, as Name: value",
         widget=_textarea(3, placeholder="Accept: application/json"),
     )
     config_body = forms.CharField(
-        label="Request body", required=False, strip=False, widget=_textarea(3)
+        label="Request body",
+        required=False,
+        strip=False,
+        max_length=limits.BODY,
+        widget=_textarea(3),
     )
     config_keyword = _opt_text(
-        "Response must contain", "Case-sensitive text to look for.", strip=False
+        "Response must contain",
+        "Case-sensitive text to look for.",
+        strip=False,
+        max_length=limits.KEYWORD,
     )
     config_keyword_absent = _opt_text(
         "Response must not contain",
         "Fails when this text appears, e.g. “Maintenance”.",
         strip=False,
+        max_length=limits.KEYWORD,
     )
     config_json_path = _opt_text(
-        "JSON path", "Check one value of a JSON response, e.g. data.status", placeholder="$.status"
+        "JSON path",
+        "Check one value of a JSON response, e.g. data.status",
+        max_length=limits.JSON_PATH,
+        placeholder="$.status",
     )
     config_json_op = forms.ChoiceField(
         label="Comparison", choices=JSON_OP_CHOICES, initial="eq", required=False
     )
-    config_json_expected = _opt_text("Expected value")
+    config_json_expected = _opt_text("Expected value", max_length=limits.KEYWORD)
     config_max_response_ms = _opt_int(
-        "Fail slower than (ms)", "A hard limit: slower responses fail.", min="1"
+        "max_response_ms", "Fail slower than (ms)", "A hard limit: slower responses fail."
     )
     config_tls_expiry_days = _opt_int(
+        "tls_expiry_days",
         "Warn before certificate expiry (days)",
         "Degraded when the TLS certificate expires sooner. 0 turns it off.",
         initial=14,
-        min="0",
-        max="365",
     )
     config_follow_redirects = forms.BooleanField(
         label="Follow redirects", required=False, initial=True
@@ -314,19 +336,26 @@ class MonitorForm(forms.Form):
     )
 
     # ------------------------------------------------------------------ tcp
-    config_send = _opt_text("Send after connecting", "Optional text to write first.", strip=False)
+    config_send = _opt_text(
+        "Send after connecting",
+        "Optional text to write first.",
+        strip=False,
+        max_length=limits.TCP_PAYLOAD,
+    )
     config_expect = _opt_text(
-        "Expect in the reply", "Optional text the server must answer.", strip=False
+        "Expect in the reply",
+        "Optional text the server must answer.",
+        strip=False,
+        max_length=limits.TCP_PAYLOAD,
     )
 
     # ----------------------------------------------------------------- icmp
-    config_count = _opt_int("Packets per check", "1 to 10.", initial=3, min="1", max="10")
+    config_count = _opt_int("count", "Packets per check", "1 to 10.", initial=3)
     config_max_loss_pct = _opt_int(
+        "max_loss_pct",
         "Allowed packet loss (%)",
         "More loss than this fails the check.",
         initial=0,
-        min="0",
-        max="99",
     )
 
     # ------------------------------------------------------------------ dns
@@ -336,31 +365,43 @@ class MonitorForm(forms.Form):
     config_expected = forms.CharField(
         label="Expected answers",
         required=False,
+        max_length=limits.DNS_EXPECTED * (limits.KEYWORD + 1),
         help_text="One per line. Empty: any answer passes.",
         widget=_textarea(3, placeholder="93.184.216.34"),
     )
     config_resolver = _opt_text(
-        "Resolver", "An IP address. Empty: the system resolver.", placeholder="1.1.1.1"
+        "Resolver",
+        "An IP address. Empty: the system resolver.",
+        max_length=limits.HOST,
+        placeholder="1.1.1.1",
     )
-    config_port = _opt_int("Resolver port", initial=53, min="1", max="65535")
+    config_port = _opt_int("port", "Resolver port", initial=53)
 
     # ----------------------------------------------------------------- push
     config_grace_seconds = _opt_int(
+        "grace_seconds",
         "Grace period (seconds)",
         "How late a ping may be before the check fails.",
         initial=60,
-        min="0",
     )
     config_cron = _opt_text(
         "Cron schedule",
         "Optional, e.g. 0 3 * * * for a nightly job. Empty: every interval.",
+        max_length=limits.CRON,
         placeholder="0 3 * * *",
     )
-    config_tz = _opt_text("Time zone of the schedule", "e.g. Europe/Berlin", initial="UTC")
+    config_tz = _opt_text(
+        "Time zone of the schedule",
+        "e.g. Europe/Berlin",
+        max_length=limits.TIME_ZONE,
+        initial="UTC",
+    )
 
     # --------------------------------------------------------------- metric
-    config_host = _opt_text("Host", "The host name your agent reports.")
-    config_metric = _opt_text("Metric", "e.g. cpu.usage, memory.used_pct, disk./.used_pct")
+    config_host = _opt_text("Host", "The host name your agent reports.", max_length=limits.HOST)
+    config_metric = _opt_text(
+        "Metric", "e.g. cpu.usage, memory.used_pct, disk./.used_pct", max_length=limits.METRIC
+    )
     config_op = forms.ChoiceField(
         label="Fails when the value is",
         choices=[(op, METRIC_OP_LABELS[op]) for op in METRIC_OPS],
@@ -371,10 +412,10 @@ class MonitorForm(forms.Form):
         label="Threshold", required=False, widget=forms.NumberInput(attrs={"step": "any"})
     )
     config_for_seconds = _opt_int(
+        "for_seconds",
         "For at least (seconds)",
         "0 fails on the first sample over the threshold.",
         initial=0,
-        min="0",
     )
 
     def __init__(self, *args: Any, monitor: Monitor | None = None, **kwargs: Any) -> None:

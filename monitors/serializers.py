@@ -13,12 +13,29 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from monitors.config import MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL, MIN_TIMEOUT
+from monitors import limits
 from monitors.models import ALERT_SETTINGS, Monitor, MonitorStatus, MonitorType, Outcome
 from pulse.api_docs import EnumField
+from pulse.api_input import StrictInput
 
-MAX_LATENCY_MS = MAX_TIMEOUT * 1000
-MAX_TAGS = 50
+
+def bounded_int(bound: limits.Bound, **kwargs: Any) -> serializers.IntegerField:
+    """An integer field bounded as monitors.limits says (the form and the service
+    read the same bound)."""
+    return serializers.IntegerField(
+        min_value=bound.whole_low, max_value=bound.whole_high, required=False, **kwargs
+    )
+
+
+def ratio() -> serializers.FloatField:
+    """A share in limits.RATIO; an open low end is the service's to refuse (DRF has
+    no exclusive minimum), with the same field-level error."""
+    return serializers.FloatField(
+        min_value=limits.RATIO.low,
+        max_value=limits.RATIO.high,
+        required=False,
+        help_text="Above 0, at most 1." if limits.RATIO.above else "",
+    )
 
 
 @cache
@@ -34,6 +51,18 @@ def validate_time_zone(value: Any) -> None:
 
 
 class MonitorSerializer(serializers.ModelSerializer):
+    # Changed by the checks, not by clients: echoed back with any value (a copy from
+    # an earlier GET is stale by the next check), see pulse.api_input.
+    server_state = (
+        "status",
+        "flapping",
+        "last_check_at",
+        "last_outcome",
+        "last_latency_ms",
+        "last_status_code",
+        "last_error",
+        "updated_at",
+    )
     status = EnumField("MonitorStatus", MonitorStatus.choices)
     heartbeat_url = serializers.SerializerMethodField()
     last_outcome = serializers.ChoiceField(
@@ -84,49 +113,39 @@ class MonitorSerializer(serializers.ModelSerializer):
         return f"{settings.PUBLIC_URL}{path}"
 
 
-class _MonitorFields(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+class _MonitorFields(StrictInput):
+    echo_of = MonitorSerializer
+
+    name = serializers.CharField(max_length=limits.NAME)
     type = serializers.ChoiceField(choices=MonitorType.choices)
     target = serializers.CharField(
-        max_length=2000,
+        max_length=limits.TARGET,
         required=False,
         allow_blank=True,
         help_text="URL (http), host:port (tcp), host (icmp), record name (dns); "
         "empty for push and metric.",
     )
-    interval_seconds = serializers.IntegerField(
-        min_value=MIN_INTERVAL, max_value=MAX_INTERVAL, required=False
-    )
-    timeout_seconds = serializers.IntegerField(
-        min_value=MIN_TIMEOUT, max_value=MAX_TIMEOUT, required=False
-    )
+    interval_seconds = bounded_int(limits.INTERVAL_SECONDS)
+    timeout_seconds = bounded_int(limits.TIMEOUT_SECONDS)
     config = serializers.DictField(
         required=False, help_text="Type-specific settings and assertions."
     )
-    latency_degraded_ms = serializers.IntegerField(
-        min_value=1, max_value=MAX_LATENCY_MS, required=False, allow_null=True
-    )
+    latency_degraded_ms = bounded_int(limits.LATENCY_DEGRADED_MS, allow_null=True)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), max_length=MAX_TAGS, required=False
+        child=serializers.CharField(max_length=limits.TAG), max_length=limits.TAGS, required=False
     )
-    # The flap-detecting state machine's settings (SPEC §6); the service checks ranges.
-    fail_threshold = serializers.IntegerField(
-        min_value=1, max_value=20, required=False, help_text="Consecutive failures to go down."
+    # The flap-detecting state machine's settings (SPEC §6).
+    fail_threshold = bounded_int(
+        limits.ALERT_INTS["fail_threshold"], help_text="Consecutive failures to go down."
     )
-    recover_threshold = serializers.IntegerField(
-        min_value=1, max_value=20, required=False, help_text="Consecutive successes to recover."
+    recover_threshold = bounded_int(
+        limits.ALERT_INTS["recover_threshold"], help_text="Consecutive successes to recover."
     )
-    window = serializers.IntegerField(
-        min_value=2, max_value=100, required=False, help_text="Results the ratios look at."
-    )
-    degraded_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
-    down_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
-    flap_high = serializers.FloatField(
-        min_value=0, max_value=1, required=False, help_text="Flapping starts above this."
-    )
-    flap_low = serializers.FloatField(
-        min_value=0, max_value=1, required=False, help_text="Flapping stops below this."
-    )
+    window = bounded_int(limits.ALERT_INTS["window"], help_text="Results the ratios look at.")
+    degraded_ratio = ratio()
+    down_ratio = ratio()
+    flap_high = ratio()
+    flap_low = ratio()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         tz = (attrs.get("config") or {}).get("tz")

@@ -12,11 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record, diff
+from monitors import limits
 from monitors.config import validate_monitor_input
 from monitors.models import ALERT_SETTINGS, Monitor, MonitorStatus, MonitorType
 from pulse.realtime import publish_on_commit
 
-MAX_NAME = 200
+MAX_NAME = limits.NAME
 
 
 def jitter_seconds(monitor_id: uuid.UUID, interval_seconds: int) -> float:
@@ -41,18 +42,20 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         errors["tags"] = ["Tags must be a list of words."]
     else:
         tags = sorted({t.strip().lower() for t in tags if t.strip()})
-        if any(len(t) > 50 for t in tags):
-            errors["tags"] = ["Keep each tag under 50 characters."]
+        if any(len(t) > limits.TAG for t in tags):
+            errors["tags"] = [f"Keep each tag under {limits.TAG} characters."]
+        elif len(tags) > limits.TAGS:
+            errors["tags"] = [f"At most {limits.TAGS} tags."]
     latency = data.get("latency_degraded_ms")
     if latency in ("", None):
         latency = None
     else:
         try:
             latency = int(latency)
-            if latency < 1:
+            if latency not in limits.LATENCY_DEGRADED_MS:
                 raise ValueError
         except (TypeError, ValueError):
-            errors["latency_degraded_ms"] = ["Enter a whole number of milliseconds above 0."]
+            errors["latency_degraded_ms"] = [limits.LATENCY_DEGRADED_MS.message("milliseconds")]
     try:
         interval = int(data.get("interval_seconds") or 60)
         timeout = int(data.get("timeout_seconds") or 10)
@@ -88,28 +91,24 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_ALERT_INTS = {"fail_threshold": (1, 100), "recover_threshold": (1, 100), "window": (2, 100)}
-_ALERT_RATIOS = ("degraded_ratio", "down_ratio", "flap_high", "flap_low")
-
-
 def _alert_settings(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """The state machine's per-monitor settings (SPEC §6); defaults where not given."""
     defaults = {f.name: f.get_default() for f in Monitor._meta.fields if f.name in ALERT_SETTINGS}
     out: dict[str, Any] = {}
-    for name, (low, high) in _ALERT_INTS.items():
+    for name, bound in limits.ALERT_INTS.items():
         value = data.get(name)
         try:
             number = int(defaults[name] if value in (None, "") else value)
-            if not low <= number <= high:
+            if number not in bound:
                 raise ValueError
             out[name] = number
         except (TypeError, ValueError):
-            errors[name] = [f"Enter a whole number from {low} to {high}."]
-    for name in _ALERT_RATIOS:
+            errors[name] = [bound.message()]
+    for name in limits.ALERT_RATIOS:
         value = data.get(name)
         try:
             ratio = float(defaults[name] if value in (None, "") else value)
-            if not 0 < ratio <= 1:
+            if ratio not in limits.RATIO:
                 raise ValueError
             out[name] = ratio
         except (TypeError, ValueError):

@@ -91,7 +91,7 @@ class ChannelViewSet(TenantAPI, viewsets.GenericViewSet):
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         channel = self.get_channel()
-        body = ChannelWriteSerializer(data=request.data, partial=partial)
+        body = ChannelWriteSerializer(data=request.data, partial=partial, current=channel)
         body.is_valid(raise_exception=True)
         data, explicit = body.to_service_data(channel.kind)
         try:

@@ -18,6 +18,7 @@ from notifications.channels import CHANNEL_TYPES
 from notifications.models import Channel, ChannelKind, Notification, NotificationStatus
 from notifications.services import channel_public_config
 from pulse.api_docs import EnumField
+from pulse.api_input import StrictInput
 
 # Secret fields a client may put in ``config``. A webhook's ``headers`` exists in both
 # (plain headers in config, credential headers in secrets), so it stays where it is sent.
@@ -58,7 +59,9 @@ class ChannelSerializer(serializers.ModelSerializer):
         return list(channel_public_config(channel).get("secrets_set", []))
 
 
-class ChannelWriteSerializer(serializers.Serializer):
+class ChannelWriteSerializer(StrictInput):
+    echo_of = ChannelSerializer
+
     name = serializers.CharField(max_length=200)
     kind = EnumField("ChannelKind", ChannelKind.choices)
     config = serializers.DictField(

@@ -13,18 +13,16 @@ plain mixin for that reason.
 
 from __future__ import annotations
 
-import io
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import models
-from rest_framework import authentication, exceptions, permissions, status
-from rest_framework.parsers import JSONParser
+from django.http.response import HttpResponseBase
+from django.utils.cache import add_never_cache_headers
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.schemas.inspectors import ViewInspector
@@ -35,6 +33,8 @@ from accounts.models import ApiKey, ApiScope, Organization, User
 from accounts.permissions import Perm
 from pulse import tenancy
 from pulse.api import Cursor, OrgMember, SessionAuthentication, membership_of
+from pulse.api_input import refuse_body
+from pulse.api_json import LimitedJSONParser, PayloadTooLarge
 from pulse.api_throttle import OrgIpRateThrottle
 from pulse.middleware import client_ip
 
@@ -112,45 +112,6 @@ class IngestKey(permissions.BasePermission):
         return isinstance(key, ApiKey) and ApiScope.INGEST in key.scopes
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
-def _has_bad_text(value: Any) -> bool:
-    """NUL cannot be stored in PostgreSQL text or jsonb; reject it at the door."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_bad_text(k) or _has_bad_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_bad_text(item) for item in value)
-    return False
-
-
-class LimitedJSONParser(JSONParser):
-    """JSON bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE (DRF streams the body past
-    Django's own check), without NUL characters anywhere."""
-
-    def parse(
-        self,
-        stream: Any,
-        media_type: str | None = None,
-        parser_context: Mapping[str, Any] | None = None,
-    ) -> Any:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and stream is not None:
-            body = stream.read(limit + 1)
-            if len(body) > limit:
-                raise PayloadTooLarge()
-            stream = io.BytesIO(body)
-        data = super().parse(stream, media_type, parser_context)
-        if _has_bad_text(data):
-            raise exceptions.ParseError("Text may not contain NUL characters.")
-        return data
-
-
 class _PulseSchema(ViewInspector):
     """The OpenAPI inspector, imported only when a schema is generated (it imports DRF
     views, which this module must not)."""
@@ -174,6 +135,13 @@ else:
     _ViewSet = object  # the real base comes second in each view's bases
 
 
+def never_store[R: HttpResponseBase](response: R) -> R:
+    """Every /v1 answer is one tenant's data, and some carry a secret shown once (a
+    new API key, a push monitor's heartbeat URL): no cache may keep any of them."""
+    add_never_cache_headers(response)
+    return response
+
+
 def translate_exception(exc: Exception) -> Exception:
     """Django's own body-size refusal (a SuspiciousOperation) is the client's 413, not
     a server error."""
@@ -194,12 +162,25 @@ class TenantAPI(_ViewSet):
     pagination_class = Cursor
     schema = _PulseSchema()
     required_perms: ClassVar[dict[str, Perm]] = {}
+    # Actions that read a request body; any other unsafe call must come without one.
+    body_actions: ClassVar[frozenset[str]] = frozenset({"create", "update", "partial_update"})
     lookup_field = "id"
     lookup_url_kwarg = "id"
     lookup_value_converter = "uuid"
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # No action: the method is not allowed, which the 405 will say.
+        if self.action is not None and self.action not in self.body_actions:
+            refuse_body(request)
+
     def handle_exception(self, exc: Exception) -> Response:
         return super().handle_exception(translate_exception(exc))
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        return never_store(super().finalize_response(request, response, *args, **kwargs))
 
 
 def model_only(model: type[models.Model]) -> models.QuerySet[Any]:

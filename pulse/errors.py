@@ -115,7 +115,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
         return Response(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
     errors = None
-    if isinstance(exc, drf_exceptions.ValidationError):
+    if isinstance(exc, drf_exceptions.ParseError) and getattr(exc, "errors", None):
+        # The JSON reader names the fields holding bad text (pulse.api_json).
+        status = 400
+        errors = exc.errors  # type: ignore[attr-defined]
+        detail = "The request has invalid fields."
+    elif isinstance(exc, drf_exceptions.ValidationError):
         status = 400
         errors = _flatten(exc.detail)
         if isinstance(errors, list):

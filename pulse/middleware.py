@@ -2,19 +2,62 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Callable
 
 import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from pulse import tenancy
 from pulse.requestctx import RequestMeta, new_request_id, reset_request_meta, set_request_meta
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in proxies)
+
+
+def _ip(text: str | None) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+    return any(address in network for network in networks)
+
 
 def client_ip(request: HttpRequest) -> str | None:
-    # Behind nginx, REMOTE_ADDR is the proxy; nginx sets X-Real-IP from the client
-    # socket (never trusts the client's own header), so it is safe to prefer.
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR") or None
+    """The client's address, for rate limits, sessions and the audit log.
+
+    The forwarding headers are the client's own words unless the peer is one of
+    settings.TRUSTED_PROXIES: only then does X-Real-IP (which our nginx sets from its
+    socket) or, failing that, the right-most X-Forwarded-For entry that is not itself
+    a trusted proxy, name the client. Anything that is not an IP address is ignored,
+    so a header never reaches an ``inet`` column as garbage.
+    """
+    peer = _ip(request.META.get("REMOTE_ADDR"))
+    if peer is None:
+        return None
+    networks = _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ())))
+    if not _trusted(peer, networks):
+        return str(peer)
+    real = _ip(request.META.get("HTTP_X_REAL_IP"))
+    if real is not None:
+        return str(real)
+    hops = [_ip(hop) for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed(hops):
+        if hop is None:
+            break  # a malformed entry: what lies left of it cannot be trusted either
+        if not _trusted(hop, networks):
+            return str(hop)
+    return str(peer)
 
 
 class RequestIdMiddleware:

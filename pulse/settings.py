@@ -15,6 +15,7 @@ from pulse.lib.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_str,
 )
 
@@ -144,6 +145,9 @@ PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # Login throttling (SPEC §8): checked before the password is compared.
 LOGIN_RATE_PER_IP = env_str("PULSE_LOGIN_RATE_PER_IP", "20/m")
+# Peers whose X-Real-IP / X-Forwarded-For name the client (pulse.middleware.client_ip);
+# anyone else is identified by the socket's address. Loopback: nginx on the same host.
+TRUSTED_PROXIES = env_networks("PULSE_TRUSTED_PROXIES", ["127.0.0.0/8", "::1/128"])
 LOGIN_RATE_PER_ACCOUNT = env_str("PULSE_LOGIN_RATE_PER_ACCOUNT", "10/m")
 LOGIN_LOCKOUT_FAILURES = env_int("PULSE_LOGIN_LOCKOUT_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("PULSE_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
@@ -270,8 +274,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["pulse.api_throttle.OrgIpRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON only, size-capped (413) and refusing NUL characters.
-    "DEFAULT_PARSER_CLASSES": ["pulse.api_auth.LimitedJSONParser"],
+    # JSON only, size-capped (413), depth-bounded, refusing NUL and lone surrogates.
+    "DEFAULT_PARSER_CLASSES": ["pulse.api_json.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "pulse.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

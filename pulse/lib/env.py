@@ -4,6 +4,7 @@ Each fails loudly (ImproperlyConfigured) on a value it cannot parse, and each ac
 ``NAME_FILE`` pointing at a file holding the value (Docker/Kubernetes secrets).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import overload
@@ -69,6 +70,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated IP addresses or CIDR networks, normalized (``10.0.0.1`` →
+    ``10.0.0.1/32``); a value that is neither fails loudly."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network."
+            ) from exc
+    return networks
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
