@@ -10,7 +10,7 @@ DEVSTACK := $(PY) scripts/devstack.py
 # Extra arguments: `make test ARGS="-k checks -x"` (passed to the final pytest step).
 ARGS ?=
 
-.PHONY: help bootstrap run test lint bench faults services-up services-down shell clean-run
+.PHONY: help bootstrap run test smoke lint bench faults services-up services-down shell clean-run
 
 help: ## list targets
 	@echo "Pulse targets:"
@@ -28,6 +28,10 @@ run: bootstrap ## start the app: private db/redis, migrate, seed demo, web + wor
 test: ## the full gate: ruff, ruff format, mypy, migrations check, invariants, pytest
 	@bash scripts/bootstrap.sh --browser
 	@$(DEVSTACK) test $(ARGS)
+
+smoke: ## production shape on loopback (nginx + TLS, prod settings, workers, beat): HTTPS/WSS checks + browser workflows
+	@bash scripts/bootstrap.sh --browser
+	@$(PY) -m smoke $(ARGS)
 
 lint: bootstrap ## ruff check, ruff format --check and mypy
 	@$(DEVSTACK) exec -- ruff check .

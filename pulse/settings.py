@@ -201,7 +201,7 @@ USE_TZ = True
 
 # --- Static files: nginx serves them in production; daphne serves them locally. -----
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("PULSE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Browser libraries come from the npm registry (package-lock.json), never a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",

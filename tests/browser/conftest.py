@@ -4,6 +4,13 @@ for the ``checks`` queue (thread pool, as in production), one for
 and Redis db (tests/live.py). Chromium is driven through Playwright (the system
 /usr/bin/chromium; never ``playwright install``).
 
+With ``PULSE_BROWSER_BASE_URL`` set (``make smoke`` does), the workflows run against that
+already running stack instead (there: nginx over HTTPS/WSS with production settings, on
+the same database): no daphne or workers are started, the database is neither migrated
+nor emptied here (the stack's owner does both), the browser accepts the stack's
+self-signed certificate, and with ``PULSE_BROWSER_HOOK_CERT`` (a PEM key and chain the
+stack trusts) the webhook receiver serves HTTPS, since production refuses http:// hooks.
+
 Because the stack outlives each test, two things differ from the rest of the suite:
 
 - the database is not emptied after every test (``live_db`` would TRUNCATE under the
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 import sys
 import time
@@ -38,6 +46,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response
 
 from monitors.models import Monitor
+from smoke.peers import TlsHookReceiver
 from tests import live
 from tests.conftest import PASSWORD, truncate_all
 from tests.notifications.peers import HookReceiver
@@ -56,6 +65,9 @@ SCREENS = live.ARTIFACTS / "screens"
 MAIL_DIR = Path(settings.EMAIL_FILE_PATH)
 # Generous: the check cycle is real (2 s interval, 3 failures in a row to go down).
 LIVE_TIMEOUT_MS = 30_000
+# An already running stack to drive instead of starting one (see the module docstring).
+EXTERNAL_BASE = os.environ.get("PULSE_BROWSER_BASE_URL", "").strip().rstrip("/")
+HOOK_CERT = os.environ.get("PULSE_BROWSER_HOOK_CERT", "").strip()
 
 
 # ------------------------------------------------------------------ database, cache
@@ -73,6 +85,14 @@ def _clean_cache() -> Iterator[None]:
     finally:
         client.close()
     yield
+
+
+if EXTERNAL_BASE:
+
+    @pytest.fixture(scope="session")
+    def django_db_setup() -> None:
+        """The external stack migrated its database and runs on it: truncating here
+        would also delete beat's schedule under the running beat."""
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +139,9 @@ def celery_worker(
 def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
     """daphne + the two workers + beat for the whole module; yields daphne's base URL.
     Afterwards (stack stopped) the tables are emptied, as ``live_db`` would."""
+    if EXTERNAL_BASE:
+        yield EXTERNAL_BASE
+        return
     try:
         with ExitStack() as procs:
             base = procs.enter_context(live.daphne())
@@ -139,6 +162,10 @@ def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def hooks() -> Iterator[HookReceiver]:
+    if HOOK_CERT:
+        with TlsHookReceiver(Path(HOOK_CERT)) as tls_receiver:
+            yield tls_receiver
+        return
     with HookReceiver() as receiver:
         yield receiver
 
@@ -237,6 +264,7 @@ class Ui:
             viewport=VIEWPORTS[size],  # type: ignore[arg-type]
             color_scheme="dark" if theme == "dark" else "light",
             storage_state=state,
+            ignore_https_errors=bool(EXTERNAL_BASE),
         )
         # The app's own switch: the theme the toggle saves in localStorage.
         context.add_init_script(
