@@ -249,13 +249,14 @@ def recovered(fault: Fault, org_id: uuid.UUID, claim_ahead: float, log: Path, pi
     from django.db import connections
 
     from monitors.models import CheckResult
+    from pulse import tenancy
 
     try:
-        checks = CheckResult.all_orgs.filter(
-            org_id=org_id,
-            ts__gt=datetime.fromtimestamp(fault.at, UTC),
-            due_at__gte=datetime.fromtimestamp(fault.at + claim_ahead, UTC),
-        ).exists()
+        with tenancy.org_context(org_id):
+            checks = CheckResult.objects.filter(
+                ts__gt=datetime.fromtimestamp(fault.at, UTC),
+                due_at__gte=datetime.fromtimestamp(fault.at + claim_ahead, UTC),
+            ).exists()
     except Exception:  # the driver's own connection died with PostgreSQL
         connections.close_all()
         return False
@@ -273,18 +274,18 @@ def drain(fleet: Any, start: float, end: float, cap: float) -> None:
     """Wait until every slot due in [start, end) has a result, or no progress for 10 s."""
     from bench.analyze import expected_slots
     from monitors.models import CheckResult
+    from pulse import tenancy
 
     expected = len(expected_slots(fleet, datetime.fromtimestamp(start, UTC), _utc(end)))
     began, last, changed = time.monotonic(), -1, time.monotonic()
     while time.monotonic() - began < cap:
-        count = (
-            CheckResult.all_orgs.filter(
-                org_id=fleet.org_id, due_at__gte=_utc(start), due_at__lt=_utc(end)
+        with tenancy.org_context(fleet.org_id):
+            count = (
+                CheckResult.objects.filter(due_at__gte=_utc(start), due_at__lt=_utc(end))
+                .values("monitor_id", "due_at")
+                .distinct()
+                .count()
             )
-            .values("monitor_id", "due_at")
-            .distinct()
-            .count()
-        )
         if count >= expected:
             return
         if count != last:
@@ -317,6 +318,7 @@ def execute(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     from bench.seed import activate, seed_fleet
     from monitors.models import CheckResult
     from notifications.models import Notification
+    from pulse import tenancy
     from pulse.db.partitions import ensure_partitions
 
     started = time.monotonic()
@@ -412,11 +414,13 @@ def execute(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         if comp.proc is not None:
             procs.stop(comp.proc)
 
-    rows = list(
-        CheckResult.all_orgs.filter(org_id=fleet.org_id, due_at__gte=_utc(start - 1)).values_list(
-            "monitor_id", "due_at", "ts"
+    # Results are read as the app role in the fleet's org: the system role only writes them.
+    with tenancy.org_context(fleet.org_id):
+        rows = list(
+            CheckResult.objects.filter(due_at__gte=_utc(start - 1)).values_list(
+                "monitor_id", "due_at", "ts"
+            )
         )
-    )
     created = dict(
         Notification.all_orgs.filter(org_id=ops.org_id).values_list("idempotency_key", "event_id")
     )

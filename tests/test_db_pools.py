@@ -11,7 +11,8 @@ import time
 import psycopg
 import pytest
 from django.conf import settings
-from psycopg_pool import ConnectionPool
+from django.db.backends.postgresql.base import DatabaseWrapper
+from django.db.utils import ConnectionHandler
 
 from pulse.db import SYSTEM_DB
 from pulse.db.checks import AsyncPinger
@@ -38,16 +39,24 @@ def _terminate(pid: int) -> None:
 def test_the_web_pool_replaces_a_connection_the_server_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Through Django's own pool, built from our settings as the web process builds it."""
     monkeypatch.setenv("PULSE_DB_POOL", "1")
     entry = database_from_url("PULSE_DB_SYSTEM_URL", engine="django.db.backends.postgresql")
-    options = dict(entry["OPTIONS"]["pool"])  # type: ignore[index]
-    with ConnectionPool(_conninfo(entry), open=True, **options) as pool:
+    handler = ConnectionHandler({"default": entry, "pool_restart_test": entry})
+    wrapper = handler["pool_restart_test"]
+    assert isinstance(wrapper, DatabaseWrapper)
+    pool = wrapper.pool
+    assert pool is not None
+    pool.open()
+    try:
         with pool.connection() as conn:
             pid = conn.info.backend_pid
         _terminate(pid)
         with pool.connection() as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
             assert conn.info.backend_pid != pid
+    finally:
+        wrapper.close_pool()
 
 
 def test_the_ping_pool_survives_its_connection_dropped(live_db: None) -> None:

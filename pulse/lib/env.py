@@ -118,22 +118,11 @@ def database_from_url(name: str, *, engine: str) -> dict[str, object]:
         # Daphne runs sync views in a thread pool, where persistent connections leak;
         # workers raise this through the environment.
         "CONN_MAX_AGE": 0 if pool else env_int("PULSE_DB_CONN_MAX_AGE", 0, minimum=0),
-        "CONN_HEALTH_CHECKS": not pool,
+        # Pooled or not, a connection is checked before it is used again: after a
+        # PostgreSQL restart a pooled connection is dead, and without the check every one
+        # of them failed a request (500/503) with the server already back (make faults).
+        # With a pool, Django passes psycopg_pool's check_connection to the pool.
+        "CONN_HEALTH_CHECKS": True,
         "DISABLE_SERVER_SIDE_CURSORS": True,
-        "OPTIONS": {"pool": _pool_options(pool_size)} if pool else {},
-    }
-
-
-def _pool_options(size: int) -> dict[str, object]:
-    """psycopg pool settings of the web process. ``check``: a pooled connection is
-    tested when it is handed out, so after a PostgreSQL restart a request gets a fresh
-    connection instead of a dead one (measured by ``make faults``: without it every
-    pooled connection failed one request, 500/503, after the server was back)."""
-    from psycopg_pool import ConnectionPool
-
-    return {
-        "min_size": 1,
-        "max_size": size,
-        "timeout": 10,
-        "check": ConnectionPool.check_connection,
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}} if pool else {},
     }
