@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -192,7 +192,10 @@ def test_check_results_in_a_time_range(api: Api, alpha: Seeded) -> None:
     assert [r["outcome"] for r in results] == ["fail", "ok", "ok"]  # newest first
     assert results[0]["status_code"] == 503 and results[0]["latency_ms"] is None
     assert "id" not in results[0]
-    since = (timezone.now() - timedelta(seconds=90)).isoformat()
+    # Half way between the last two results (a minute apart), however long ago the
+    # fixture wrote them.
+    newest = datetime.fromisoformat(results[0]["ts"])
+    since = (newest - timedelta(seconds=30)).isoformat()
     recent = api.get("v1-monitors-checks", alpha.http.id, query={"since": since}).json()
     assert [r["outcome"] for r in recent["results"]] == ["fail"]
     old = (timezone.now() - timedelta(days=3)).isoformat()

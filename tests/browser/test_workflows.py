@@ -136,9 +136,11 @@ def test_sign_up_watch_a_monitor_go_down_live_and_handle_its_incident(ui: Ui, we
         expect(rows.first).to_contain_text("Toggle API is down")
         expect(rows.first).to_contain_text("Open")
         seen = page.evaluate("window.__statuses")
-        for earlier, later in (("Up", "Degraded"), ("Degraded", "Down")):
-            assert earlier in seen and later in seen, seen
-            assert seen.index(earlier) < seen.index(later), seen
+        # Up, then Degraded, then Down, in that order (a probe that timed out on a busy
+        # machine may add an earlier Degraded: a subsequence, not first occurrences).
+        rest = iter(seen)
+        in_order = all(any(s == wanted for s in rest) for wanted in ("Up", "Degraded", "Down"))
+        assert in_order, seen
         shot(page, "1-monitor-down")
         shot(incidents.page, "1-incidents-live")
 
