@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +14,7 @@ from django.db import transaction
 from monitors.models import Monitor
 from pulse.db import SYSTEM_DB
 from pulse.db.checks import ResultRow, store_results
+from pulse.metrics import observe_check_durations
 
 # Realtime publishers register here (after-commit consumers of check.result).
 _after_commit: list[Callable[[Sequence[ResultRow]], None]] = []
@@ -33,6 +35,10 @@ def check_results_recorded(
         return
     updates = evaluate(rows, monitors, cache)
     store_results(rows, updates)
+    # The latency histogram spans every checks worker (Redis), counted once committed.
+    transaction.on_commit(
+        partial(observe_check_durations, [r.latency_ms for r in rows]), using=SYSTEM_DB
+    )
     if _after_commit:
         published = list(rows)
         transaction.on_commit(

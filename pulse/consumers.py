@@ -24,25 +24,17 @@ from django.template.loader import render_to_string
 from accounts.permissions import Perm, role_has
 from accounts.selectors import ACTIVE_ORG_SESSION_KEY, memberships_for_user
 from pulse import tenancy
+from pulse.metrics import SOCKETS
 from pulse.realtime import group_name, monitor_payload  # also registers the publisher
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 SNAPSHOT_LIMIT = 2000  # monitors sent on (re)connect; pages never show more at once
 
-_connections = 0
-_count_lock = threading.Lock()
-
 
 def connection_count() -> int:
-    """Open org sockets in this process (the ``websocket_connections`` gauge)."""
-    return _connections
-
-
-def _count(delta: int) -> None:
-    global _connections
-    with _count_lock:
-        _connections += delta
+    """Open org sockets in this process (its share of ``websocket_connections``)."""
+    return SOCKETS.count()
 
 
 # Every socket of an org in this process receives the same group message: render its
@@ -139,7 +131,7 @@ class OrgConsumer(AsyncWebsocketConsumer):
         self.org_id = org_id
         self.group = group_name(org_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        _count(+1)
+        await SOCKETS.opened()
         # Join first, then read: a change committed in between shows up twice (the
         # snapshot and a message), never zero times.
         await self.send(text_data=await _snapshot(org_id))
@@ -148,7 +140,7 @@ class OrgConsumer(AsyncWebsocketConsumer):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
-            _count(-1)
+            await SOCKETS.closed()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The page never talks back; anything it sends is ignored."""

@@ -106,6 +106,10 @@ if [ "$BROWSER" = 1 ]; then
     ls /usr/lib/x86_64-linux-gnu/libyajl.so.2* >/dev/null 2>&1 \
         || ls /usr/lib/*/libyajl.so.2* >/dev/null 2>&1 || MISSING+=(libyajl2)
 fi
+# The test suite's real Prometheus server, which scrapes /metrics.
+if [ "$BROWSER" = 1 ] && ! [ -x /usr/bin/prometheus ]; then
+    MISSING+=(prometheus)
+fi
 # npm installs the browser libraries (htmx) from package-lock.json.
 if ! command -v npm >/dev/null 2>&1; then
     command -v node >/dev/null 2>&1 || MISSING+=(nodejs)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from typing import Any
 from django.test import Client
 from django.urls import reverse
 
+from pulse import metrics
 from tests.conftest import Member
+from tests.live import wait_for
 from tests.monitors.peers import WebPeer
 from tests.monitors.test_pipeline import claim_all, make, make_due, run_claimed
 
@@ -32,6 +35,74 @@ def test_metrics_expose_fleet_figures(owner: Member, web: WebPeer) -> None:
     assert 'outbox_notifications{status="dead"} 0.0' in body
     assert "scheduler_lag_seconds" in body and "websocket_connections" in body
     assert 'http_requests_total{method="GET"' in body
+
+
+SPEC_NAMES = (
+    "http_requests_total",
+    "http_request_duration_seconds",
+    "monitor_checks_total",
+    "monitor_check_duration_milliseconds",
+    "active_monitors",
+    "active_incidents",
+    "scheduler_lag_seconds",
+    "outbox_notifications",
+    "websocket_connections",
+)
+
+
+def test_every_spec_name_is_exposed_with_its_type(live_db: None) -> None:
+    body = Client().get(reverse("metrics")).content.decode()
+    types = dict(line.split()[2:4] for line in body.splitlines() if line.startswith("# TYPE "))
+    for name in SPEC_NAMES:
+        # A counter's TYPE line may name it without _total; its samples carry it.
+        assert name in types or name.removesuffix("_total") in types, name
+        assert f"\n{name}" in body or f"\n{name}{{" in body or f"\n{name}_" in body, name
+    assert types["monitor_check_duration_milliseconds"] == "histogram"
+    assert types["http_request_duration_seconds"] == "histogram"
+    assert types["monitor_checks_total"] == "counter"
+    assert types["websocket_connections"] == "gauge"
+
+
+def test_check_latency_is_a_histogram_across_processes(owner: Member, web: WebPeer) -> None:
+    fast = make(owner, type="http", target=web.url("/ok"))
+    make_due(fast)
+    run_claimed(claim_all())
+    # Another process (a second checks worker) adds its own observations.
+    metrics.observe_check_durations([3.0, 7.5, None, 40000.0])
+    body = Client().get(reverse("metrics")).content.decode()
+    assert "monitor_check_duration_milliseconds_count 4.0" in body  # None: no latency
+    assert 'monitor_check_duration_milliseconds_bucket{le="5"}' in body
+    buckets = [
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("monitor_check_duration_milliseconds_bucket")
+    ]
+    assert buckets == sorted(buckets)  # cumulative
+    assert buckets[0] >= 1 and buckets[-2] == 3 and buckets[-1] == 4  # 40 s: only +Inf
+
+
+def test_open_sockets_are_summed_across_processes_and_a_dead_process_drops_out(
+    live_db: None, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(metrics, "WS_TTL", 1)
+    alive, dying = metrics.SocketGauge(), metrics.SocketGauge()  # two web processes
+
+    async def open_sockets(gauge: metrics.SocketGauge, n: int) -> None:
+        for _ in range(n):
+            await gauge.opened()
+
+    asyncio.run(open_sockets(alive, 2))
+    asyncio.run(open_sockets(dying, 3))
+    assert metrics.websocket_connections() == 5
+    asyncio.run(alive.closed())
+    assert metrics.websocket_connections() == 4
+
+    # The dying process is killed: it never refreshes again; the live one does.
+    def only_the_live_process_counts() -> bool:
+        alive.publish()
+        return metrics.websocket_connections() == 1
+
+    wait_for(only_the_live_process_counts, timeout=10)
 
 
 def test_metrics_need_the_token_when_one_is_set(live_db: None, settings: Any) -> None:
