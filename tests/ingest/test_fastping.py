@@ -18,7 +18,8 @@ def call(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
         url, method=method, data=b"job output" if method == "POST" else None
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+        # Generous: the first requests meet a freshly started daphne on a busy machine.
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
             return (
                 response.status,
                 {k.lower(): v for k, v in response.headers.items()},
