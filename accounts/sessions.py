@@ -20,4 +20,10 @@ class SessionStore(DBStore):
         instance = super().create_model_instance(data)
         user_id = data.get(SESSION_KEY) if data.get(HASH_SESSION_KEY) else None
         instance.user_id = user_id  # type: ignore[attr-defined]
+        # Every save of a changed session rebuilds the whole row from here, so the
+        # client recorded at login (services.user_login keeps it in the data too) must
+        # come from the data, or the first later save blanks it (the login itself
+        # changes the session after recording it).
+        instance.ip = data.get("_ip")  # type: ignore[attr-defined]
+        instance.user_agent = data.get("_ua", "")  # type: ignore[attr-defined]
         return instance

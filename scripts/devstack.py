@@ -1006,11 +1006,12 @@ def cmd_test(pytest_args: list[str]) -> int:
         ),
         ("invariants", ["pytest", "tests/test_invariants.py", "-q"]),
         ("pytest", ["pytest", "-q", *pytest_args]),
+        ("smoke", ["python", "-m", "smoke"]),
     ]
     if only:
         if only != "pytest":
             die(f"PULSE_TEST_ONLY={only!r}: only 'pytest' is supported", 2)
-        steps = steps[-1:]
+        steps = [step for step in steps if step[0] == "pytest"]
     take_lease()
     term_with_parent()
     code = 0
