@@ -212,6 +212,9 @@ def test_ten_changes_within_250_ms_arrive_as_at_most_two_frames(
         monkeypatch.setattr(realtime, "time", clock)
         for monitor in monitors:
             publish_org_event(owner.org.id, "monitor.paused", {"monitor_id": monitor.id})
+            # Spread out, so that a publisher which did not coalesce would be seen
+            # sending more messages (the stopped clock keeps them in one window).
+            await asyncio.sleep(0.02)
         frames = [(await wait_for_frame(socket, "monitor-"))[0]]  # sent at once
         clock.now += realtime.FLUSH_INTERVAL  # the next slot: whatever waited goes out
         while not all(f"monitor-{m.id}-status" in "".join(frames) for m in monitors):
