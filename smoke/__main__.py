@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from smoke import ROOT, RUN_DIR
+from smoke import ROOT, RUN_DIR, procs
 
 INNER = "PULSE_SMOKE_INNER"
 DEFAULT_REDIS_DB = "13"
@@ -50,8 +50,9 @@ def reexec_in_own_env(argv: list[str]) -> None:
     os.execve(sys.executable, args, env)  # noqa: S606 - our own interpreter and script
 
 
-class Stop(Exception):
-    """SIGTERM/SIGHUP: unwind, so every process the smoke started is stopped."""
+class Stop(BaseException):
+    """SIGTERM/SIGHUP: unwind, so every process the smoke started is stopped (a
+    BaseException, so no check's ``except Exception`` swallows it)."""
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -95,7 +96,14 @@ def run_browser_workflows(
         args += ["-k", select]
     junit.unlink(missing_ok=True)
     started = time.monotonic()
-    subprocess.run(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False)
+    # Its own process group: on an interrupt, Chromium goes with it.
+    runner = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        runner.wait()
+    finally:
+        procs.stop(procs.Proc("browser-workflows", runner, junit))
     seconds = time.monotonic() - started
     if not junit.exists():
         say("  FAIL browser workflows: pytest wrote no report")
