@@ -220,9 +220,9 @@ def parse_native(data: Mapping[str, Any], *, now: float) -> Batch:
     if not isinstance(host, str) or not HOST_RE.match(host):
         errors.add("host", HOST_MESSAGE)
         host = ""
-    unknown = sorted(set(data) - {"host", "labels", "samples"})
-    if unknown:
-        errors.add("body", f"Unknown field(s): {', '.join(map(str, unknown))[:200]}")
+    # Unknown fields are refused by name, as on every /v1 write (pulse.api_input).
+    for key in sorted(set(data) - {"host", "labels", "samples"}):
+        errors.add(str(key)[:100], "Unknown field")
     host_labels = _check_labels(data.get("labels"), "labels", errors)
     samples = data.get("samples")
     if not isinstance(samples, list):
@@ -237,9 +237,8 @@ def parse_native(data: Mapping[str, Any], *, now: float) -> Batch:
         if not isinstance(item, dict):
             errors.add(where, "Each sample must be an object with name and value")
             continue
-        extra = set(item) - {"name", "value", "labels", "ts"}
-        if extra:
-            errors.add(where, f"Unknown field(s): {', '.join(sorted(map(str, extra)))[:200]}")
+        for key in sorted(set(item) - {"name", "value", "labels", "ts"}):
+            errors.add(f"{where}.{str(key)[:100]}", "Unknown field")
         name = item.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             errors.add(f"{where}.name", NAME_MESSAGE)

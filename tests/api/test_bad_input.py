@@ -110,8 +110,8 @@ def test_nul_is_a_field_error_naming_the_field(api: Api, owner: Member) -> None:
     )
     assert set(assert_problem(response, 400)["errors"]) == {"email"}
     ingest = key_api(owner, ["ingest"])
-    body = {"host": "web-1", "samples": [{"name": "cpu", "value": 1, "labels": {"a": "\x00"}}]}
-    response = ingest.post("ingest_metrics", body=body)
+    metrics = {"host": "web-1", "samples": [{"name": "cpu", "value": 1, "labels": {"a": "\x00"}}]}
+    response = ingest.post("ingest_metrics", body=metrics)
     assert set(assert_problem(response, 400)["errors"]) == {"samples[0].labels.a"}
 
 
@@ -149,7 +149,7 @@ def test_unknown_fields_are_refused_not_dropped(api: Api) -> None:
 
 def test_every_write_refuses_unknown_fields(api: Api, alpha: Seeded, owner: Member) -> None:
     extra = {"surprise": 1}
-    calls = [
+    calls: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = [
         ("POST", "v1-channels-list", (), {"name": "H", "kind": "email"}),
         ("PATCH", "v1-channels-detail", (alpha.channel.id,), {}),
         ("POST", "v1-alert-rules-list", (), {"name": "R", "events": ["down"], "channels": []}),
@@ -177,14 +177,15 @@ def test_every_write_refuses_unknown_fields(api: Api, alpha: Seeded, owner: Memb
         assert Monitor.objects.filter(id=alpha.push.id).exists()
         assert ApiKey.objects.get(id=alpha.api_key.id).revoked_at is None
     session = owner.client()
-    for path, body in [
+    auth_calls: list[tuple[str, dict[str, Any]]] = [
         ("/v1/auth/login", {"email": owner.user.email, "password": PASSWORD, "remember": 1}),
         ("/v1/auth/signup", {"name": "N", "email": "n@x.test", "password": PASSWORD * 2,
                              "org_name": "O", "plan": "pro"}),
         ("/v1/auth/switch-org", {"org": str(owner.org.id), "x": 1}),
         ("/v1/auth/logout", {"everywhere": True}),
-    ]:  # fmt: skip
-        response = session.post(path, json.dumps(body), content_type="application/json")
+    ]  # fmt: skip
+    for path, sent in auth_calls:
+        response = session.post(path, json.dumps(sent), content_type="application/json")
         assert_problem(response, 400)
     assert session.get("/v1/auth/me").status_code == 200  # the logout did not happen
 
@@ -230,7 +231,7 @@ def test_answers_carrying_secrets_are_never_stored(api: Api, alpha: Seeded, owne
 # ---------------------------------------------------------------- client address
 
 
-def _request(remote: str, **headers: str) -> Any:
+def _request(remote: str, **headers: Any) -> Any:
     return RequestFactory().get("/", REMOTE_ADDR=remote, **headers)
 
 

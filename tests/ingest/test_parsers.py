@@ -135,7 +135,7 @@ def test_native_json_with_no_samples_still_names_the_host() -> None:
         ({"name": "cpu", "value": 1, "labels": {"9x": "a"}}, "samples[0].labels", "start with"),
         ({"name": "cpu", "value": 1, "labels": {"a": 1}}, "samples[0].labels", "must be text"),
         ({"name": "cpu", "value": 1, "labels": {"a": "v" * 501}}, "samples[0].labels", "longer"),
-        ({"name": "cpu", "value": 1, "unit": "%"}, "samples[0]", "Unknown field"),
+        ({"name": "cpu", "value": 1, "unit": "%"}, "samples[0].unit", "Unknown field"),
         ("cpu=1", "samples[0]", "object"),
     ],
 )

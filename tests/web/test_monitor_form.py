@@ -216,7 +216,7 @@ def test_bad_alert_settings_open_the_advanced_section(owner: Member) -> None:
         .content.decode()
     )
     assert '<details class="card disclosure" open>' in html
-    assert "greater than or equal to 2" in field_error(html, "window")
+    assert "between 2 and 100" in field_error(html, "window")
     assert not Monitor.all_orgs.exists()
     form = MonitorForm(form_data(target="https://example.com", flap_low="40", flap_high="30"))
     assert not form.is_valid() and "flap_low" in form.errors
