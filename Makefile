@@ -10,7 +10,7 @@ DEVSTACK := $(PY) scripts/devstack.py
 # Extra arguments: `make test ARGS="-k checks -x"` (passed to the final pytest step).
 ARGS ?=
 
-.PHONY: help bootstrap run test smoke lint bench faults services-up services-down shell clean-run
+.PHONY: help bootstrap run test smoke audit lint bench faults services-up services-down shell clean-run
 
 help: ## list targets
 	@echo "Pulse targets:"
@@ -25,13 +25,16 @@ bootstrap: ## create .venv from requirements/dev.lock, install Debian postgresql
 run: bootstrap ## start the app: private db/redis, migrate, seed demo, web + worker + beat
 	@$(DEVSTACK) run
 
-test: ## the full gate: ruff, ruff format, mypy, migrations check, invariants, pytest
+test: ## the full gate: ruff, format, mypy, migrations check, audit, invariants, pytest, smoke
 	@bash scripts/bootstrap.sh --browser
 	@$(DEVSTACK) test $(ARGS)
 
 smoke: ## production shape on loopback (nginx + TLS, prod settings, workers, beat): HTTPS/WSS checks + browser workflows
 	@bash scripts/bootstrap.sh --browser
 	@$(PY) -m smoke $(ARGS)
+
+audit: bootstrap ## dependency audit of the locks (pip-audit) and package-lock.json (npm audit)
+	@$(PY) scripts/audit.py
 
 lint: bootstrap ## ruff check, ruff format --check and mypy
 	@$(DEVSTACK) exec -- ruff check .

@@ -1004,6 +1004,7 @@ def cmd_test(pytest_args: list[str]) -> int:
             "makemigrations --check",
             ["python", "manage.py", "makemigrations", "--check", "--dry-run"],
         ),
+        ("dependency audit", ["python", "scripts/audit.py"]),
         ("invariants", ["pytest", "tests/test_invariants.py", "-q"]),
         ("pytest", ["pytest", "-q", *pytest_args]),
         ("smoke", ["python", "-m", "smoke"]),
