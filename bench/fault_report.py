@@ -232,6 +232,7 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
         "missed_outside_outages==0": checks["missed_outside_outages"] == 0,
         "duplicate_results==0": checks["duplicates"] == 0,
         "all_reprobed_within_interval": checks["monitors_not_reprobed_within_interval"] == 0,
+        "unexpected_exits==0": not report["unexpected_exits"],
         "every_fault_recovered": all(
             f["recovery_s"]["check_recorded"] is not None
             and f["recovery_s"]["request_served"] is not None
@@ -272,5 +273,7 @@ def summary(report: dict[str, Any]) -> str:
             f"{sum(f['requests_failed'].values())}, after restore "
             f"{f['requests_failed_after_restore']})"
         )
+    for exit_ in report["unexpected_exits"]:
+        lines.append(f"  unexpected exit: {exit_['kind']} ({exit_['returncode']}), {exit_['log']}")
     lines.append(f"goals: {report['goals']}")
     return "\n".join(lines)

@@ -208,11 +208,27 @@ class Run:
     comps: dict[str, Component] = field(default_factory=dict)
     others: list[procs.Proc] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    exits: list[dict[str, Any]] = field(default_factory=list)  # exits nobody asked for
 
     def alive_check(self) -> None:
         for proc in self.others:
             if not proc.alive():
                 raise RuntimeError(f"{proc.name} exited; see {proc.log}")
+        # A Pulse process that exits by itself is a finding; it is restarted as a
+        # supervisor (compose's restart policy, Kubernetes) would, and the run goes on.
+        for comp in self.comps.values():
+            if comp.proc is not None and not comp.proc.alive():
+                self.exits.append(
+                    {
+                        "kind": comp.kind,
+                        "at": time.time(),
+                        "returncode": comp.proc.popen.returncode,
+                        "log": str(comp.proc.log),
+                    }
+                )
+                say(f"{comp.kind} exited by itself ({comp.proc.popen.returncode}); restarting")
+                comp.kill9()  # what is left of its group
+                comp.start()
 
     def inject(self, kind: str) -> Fault:
         at = time.time()
@@ -397,6 +413,7 @@ def execute(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         while time.time() < deadline and not recovered(
             fault, fleet.org_id, claim_ahead, log_path, pinger
         ):
+            run.alive_check()
             time.sleep(0.5)
         next_at = fault.at + args.spacing
     last_repair = max(f.restored_at for f in run.faults) if run.faults else time.time()
@@ -408,6 +425,7 @@ def execute(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     drain(fleet, start, end, cap=args.timeout + settings.CHECK_LEASE_GRACE + 20)
     cap = time.time() + args.outbox_hold + settings.NOTIFY_LEASE_SECONDS + 30
     while time.time() < cap and not outbox_settled(ops.org_id):
+        run.alive_check()
         time.sleep(1)
     pinger.stop()
     for comp in run.comps.values():
@@ -460,6 +478,7 @@ def execute(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         },
         "requests": fr.request_figures(pinger.requests),
         "faults": fr.recovery(run.faults, rows, log, pinger.requests, claim_ahead=claim_ahead),
+        "unexpected_exits": run.exits,
     }
     for fault, count in zip(report["faults"], in_flight_at, strict=True):
         fault["notifications_in_flight"] = count
