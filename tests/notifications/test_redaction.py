@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 import structlog
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client, override_settings
 from django.urls import include, path
 from twilio.request_validator import RequestValidator
@@ -23,6 +23,7 @@ from accounts.audit import Actor
 from notifications import delivery, services
 from notifications.models import Channel, Notification, NotificationStatus, WebhookEvent
 from pulse import tenancy
+from pulse.db import OWNER_DB
 from tests.conftest import Member
 from tests.notifications.peers import FakeTwilio, HookReceiver, SmtpSink
 
@@ -77,11 +78,12 @@ def log_output() -> Iterator[io.StringIO]:
 def tables_containing(needle: str) -> list[str]:
     """Tables with a row whose text form holds ``needle``, or its bytes in a bytea.
 
-    Read through the system role: it bypasses RLS, which the owner role does not
-    (every tenant table has FORCE ROW LEVEL SECURITY), so it sees every org's rows."""
+    Read as the owner, once per organization with that org set: every tenant table
+    has FORCE ROW LEVEL SECURITY, so the owner sees one org's rows at a time (and every
+    row of the tables without RLS); no runtime role may read every table."""
     hexed = needle.encode().hex()
-    found = []
-    with connections["system"].cursor() as cursor:
+    found: set[str] = set()
+    with connections[OWNER_DB].cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
@@ -89,17 +91,23 @@ def tables_containing(needle: str) -> list[str]:
         )
         tables = [row[0] for row in cursor.fetchall()]
         assert "notification_channels" in tables and "audit_logs" in tables
-        for table in tables:
-            # A row's text form renders text, json and arrays as written and bytea as
-            # hex, so one scan covers every column type.
-            cursor.execute(
-                f'SELECT count(*) FROM "{table}" AS t '
-                "WHERE strpos(t::text, %s) > 0 OR strpos(t::text, %s) > 0",
-                [needle, hexed],
-            )
-            if cursor.fetchone()[0]:
-                found.append(table)
-    return found
+        cursor.execute("SELECT id::text FROM organizations")
+        orgs = [row[0] for row in cursor.fetchall()]
+    assert orgs
+    for org in orgs:
+        with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
+            cursor.execute("SELECT set_config('app.current_org', %s, true)", [org])
+            for table in tables:
+                # A row's text form renders text, json and arrays as written and bytea
+                # as hex, so one scan covers every column type.
+                cursor.execute(
+                    f'SELECT count(*) FROM "{table}" AS t '
+                    "WHERE strpos(t::text, %s) > 0 OR strpos(t::text, %s) > 0",
+                    [needle, hexed],
+                )
+                if cursor.fetchone()[0]:
+                    found.add(table)
+    return sorted(found)
 
 
 def create_channels(owner: Member, sink: SmtpSink, hooks: HookReceiver) -> list[Channel]:
