@@ -253,15 +253,18 @@ def fetch_rows(org_id: Any, window: Window) -> list[tuple[Any, datetime, datetim
     from django.db.models import Q
 
     from monitors.models import CheckResult
+    from pulse import tenancy
 
     in_window = Q(due_at__gte=window.start, due_at__lt=window.end) | Q(
         ts__gte=window.start, ts__lt=window.end
     )
-    return list(
-        CheckResult.all_orgs.filter(in_window, org_id=org_id).values_list(
-            "monitor_id", "due_at", "ts", "outcome"
+    # As the app role in the fleet's org: the system role only writes results.
+    with tenancy.org_context(org_id):
+        return list(
+            CheckResult.objects.filter(in_window).values_list(
+                "monitor_id", "due_at", "ts", "outcome"
+            )
         )
-    )
 
 
 def db_stats() -> dict[str, int]:
@@ -300,14 +303,16 @@ def drain(
 ) -> float:
     """Wait for the results of the window's due slots; return how long it took."""
     from monitors.models import CheckResult
+    from pulse import tenancy
 
     began = time.monotonic()
     last, last_change = -1, time.monotonic()
     while True:
         alive()
-        count = CheckResult.all_orgs.filter(
-            org_id=org_id, due_at__gte=window.start, due_at__lt=window.end
-        ).count()
+        with tenancy.org_context(org_id):
+            count = CheckResult.objects.filter(
+                due_at__gte=window.start, due_at__lt=window.end
+            ).count()
         now = time.monotonic()
         if count != last:
             last, last_change = count, now
